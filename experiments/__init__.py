@@ -1,0 +1,1 @@
+"""A/B test statistics and deterministic variant assignment."""

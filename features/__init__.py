@@ -1,0 +1,1 @@
+"""Data contracts, loaders, validation, the synthetic shop and point-in-time feature pipelines."""

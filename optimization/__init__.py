@@ -1,0 +1,1 @@
+"""Delivery routing and stock allocation with OR-Tools."""

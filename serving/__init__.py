@@ -1,0 +1,1 @@
+"""The BentoML service that exposes shopml's predictions, plans and experiment evaluations."""

@@ -1,0 +1,77 @@
+"""The ``shopml`` command line.
+
+Each command group lives in its own module and imports heavy libraries inside its commands, so that
+``shopml --help`` is fast. A user mistake (:class:`shopml.errors.ShopmlError`, a bad file, an invalid
+request) exits with status 2 and one readable message; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from shopml.cli import data, experiment, features, plan
+from shopml.errors import ShopmlError
+
+app = typer.Typer(
+    name="shopml",
+    help="Machine learning for an online shop: data, models, plans, experiments and the service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
+app.add_typer(plan.app, name="plan")
+app.add_typer(experiment.app, name="experiment")
+
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    """Entry point of the console script: run the app, turn user mistakes into one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        app(standalone_mode=False)
+    except (ShopmlError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        err_console.print(f"[bold red]error:[/] {_describe(exc)}", highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors carry an exit code and format themselves
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+def _describe(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}" for err in exc.errors()[:10]
+        ]
+        more = exc.error_count() - len(problems)
+        suffix = f" (and {more} more)" if more > 0 else ""
+        return f"invalid {exc.title}: " + "; ".join(problems) + suffix
+    if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc)

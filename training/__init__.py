@@ -1,0 +1,1 @@
+"""Model training: churn, customer value, recommendations and demand forecasts, tracked in MLflow."""
