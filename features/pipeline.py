@@ -1,0 +1,150 @@
+"""Build every feature table as of a cutoff and write it under the data home with a manifest.
+
+The manifest says which data (fingerprint of the orders), which cutoff and horizon, and which features
+each table holds, so that a model trained on these files can record exactly what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.cleaning import customer_model_orders, demand_orders
+from features.customers import CUSTOMER_FEATURES, customer_features, customer_labels
+from features.demand import DemandFeatureSpec, demand_features, demand_series
+from features.interactions import build_interactions, save_interactions
+from features.store import fingerprint
+from shopml.errors import DataValidationError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+STEPS = ("customers", "interactions", "demand_weekly", "demand_daily", "demand_weekly_region")
+
+
+@dataclass
+class FeatureBuild:
+    """What a feature build wrote and from which data."""
+
+    directory: Path
+    cutoff: pd.Timestamp
+    horizon_days: int
+    manifest: dict[str, object] = field(default_factory=dict)
+
+    def summary_rows(self) -> list[tuple[str, str, str]]:
+        """(table, rows, features) per table, for the CLI's summary."""
+        tables = self.manifest["tables"]
+        return [(name, f"{info['rows']:,}", str(len(info.get("features", [])))) for name, info in tables.items()]
+
+
+def default_cutoff(orders: pd.DataFrame) -> pd.Timestamp:
+    """The day after the last order: features 'as of now', for scoring."""
+    return orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
+
+
+def feature_dir(features_home: Path, cutoff: pd.Timestamp) -> Path:
+    return Path(features_home) / f"cutoff={cutoff:%Y-%m-%d}"
+
+
+def build_features(
+    tables: dict[str, pd.DataFrame],
+    out_root: Path,
+    *,
+    cutoff: str | pd.Timestamp | None = None,
+    horizon_days: int = 90,
+    demand_spec: DemandFeatureSpec | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> FeatureBuild:
+    """Compute customer, interaction and demand features as of ``cutoff`` and write them to Parquet.
+
+    Labels for the horizon are added to the customer table only when the data covers the whole horizon;
+    otherwise the manifest says why they are missing.
+    """
+    orders = tables["orders"]
+    if orders.empty:
+        raise DataValidationError("the orders table is empty: load or generate data first.")
+    cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(orders)
+    first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
+    if cutoff <= first:
+        raise DataValidationError(
+            f"cutoff {cutoff:%Y-%m-%d} is before the first order ({first:%Y-%m-%d}); pick a cutoff after it."
+        )
+    if cutoff > last + pd.Timedelta(days=1):
+        log.warning("cutoff %s is after the last order %s", cutoff, last)
+    directory = feature_dir(out_root, cutoff)
+    staging = directory.with_name(directory.name + ".tmp")
+    staging.mkdir(parents=True, exist_ok=True)
+    step = on_step or (lambda name: None)
+    products = tables.get("products")
+    manifest: dict[str, object] = {
+        "cutoff": cutoff.isoformat(),
+        "horizon_days": horizon_days,
+        "data_fingerprint": fingerprint(orders),
+        "data_range": [first.isoformat(), last.isoformat()],
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {},
+    }
+    customer_orders, set_aside = customer_model_orders(orders)
+    step("customers")
+    features = customer_features(orders.loc[orders["customer_id"].notna()], cutoff, products)
+    try:
+        labels = customer_labels(customer_orders, cutoff, horizon_days)
+        customers = features.join(labels, how="left")
+        label_note = None
+    except DataValidationError as exc:
+        customers, label_note = features, str(exc)
+    customers.reset_index().to_parquet(staging / "customers.parquet", index=False)
+    manifest["tables"]["customers"] = {
+        "rows": len(customers),
+        "features": list(CUSTOMER_FEATURES),
+        "labels": [c for c in ("orders_next", "churned", "spend_next") if c in customers.columns],
+        "labels_missing_because": label_note,
+        "set_aside": set_aside,
+    }
+
+    step("interactions")
+    matrix = build_interactions(customer_orders, cutoff)
+    files = save_interactions(matrix, staging / "interactions")
+    manifest["tables"]["interactions"] = {
+        "rows": int(matrix.counts.nnz),
+        "shape": list(matrix.shape),
+        "half_life_days": matrix.half_life_days,
+        "files": files,
+    }
+
+    sales, demand_set_aside = demand_orders(orders)
+    spec = demand_spec or DemandFeatureSpec()
+    for name, freq, by_region in (("demand_weekly", "W", False), ("demand_daily", "D", False), ("demand_weekly_region", "W", True)):
+        step(name)
+        panel = demand_series(sales, freq=freq, cutoff=cutoff, by_region=by_region)
+        panel = demand_features(panel, spec, freq=freq)
+        panel.to_parquet(staging / f"{name}.parquet", index=False)
+        manifest["tables"][name] = {
+            "rows": len(panel),
+            "series": int(panel.groupby([k for k in ("sku", "region") if k in panel.columns]).ngroups) if len(panel) else 0,
+            "features": spec.names(freq),
+            "set_aside": demand_set_aside,
+        }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    if directory.exists():
+        import shutil
+
+        shutil.rmtree(directory)
+    staging.rename(directory)
+    return FeatureBuild(directory=directory, cutoff=cutoff, horizon_days=horizon_days, manifest=manifest)
+
+
+def latest_feature_dir(features_home: Path) -> Path:
+    """The feature build with the latest cutoff."""
+    from shopml.errors import NotTrainedError
+
+    candidates = sorted(p for p in Path(features_home).glob("cutoff=*") if (p / MANIFEST).is_file())
+    if not candidates:
+        raise NotTrainedError(f"no features in {features_home}: run `shopml features build` first.")
+    return candidates[-1]

@@ -1,0 +1,70 @@
+"""Canonical tables on disk: one Parquet file per table under ``<data home>/data`` with a manifest.
+
+The manifest records where the data came from, the row counts and a fingerprint, so that every feature
+table and model run can say exactly which data it was built from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.contracts import CONTRACTS
+from shopml.errors import NotTrainedError
+
+MANIFEST = "manifest.json"
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A short content hash of a frame (order of rows matters), stable across processes."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+def save_tables(tables: dict[str, pd.DataFrame], directory: Path, *, source: str) -> dict[str, object]:
+    """Write every table atomically (to a sibling folder, then swapped in) and return the manifest."""
+    directory = Path(directory)
+    staging = directory.with_name(directory.name + ".tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    manifest: dict[str, object] = {
+        "source": source,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {},
+    }
+    for name, frame in tables.items():
+        if name not in CONTRACTS:
+            raise ValueError(f"unknown table {name!r}")
+        frame.to_parquet(staging / f"{name}.parquet", index=False)
+        manifest["tables"][name] = {"rows": len(frame), "fingerprint": fingerprint(frame)}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    if directory.exists():
+        shutil.rmtree(directory)
+    staging.rename(directory)
+    return manifest
+
+
+def load_tables(directory: Path, names: tuple[str, ...] | None = None) -> dict[str, pd.DataFrame]:
+    """Read the canonical tables saved by :func:`save_tables`."""
+    directory = Path(directory)
+    if not (directory / MANIFEST).is_file():
+        raise NotTrainedError(
+            f"no data in {directory}: run `shopml data generate` or `shopml data load PATH` first."
+        )
+    wanted = names or tuple(json.loads((directory / MANIFEST).read_text())["tables"])
+    return {name: pd.read_parquet(directory / f"{name}.parquet") for name in wanted}
+
+
+def read_manifest(directory: Path) -> dict[str, object]:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise NotTrainedError(f"no manifest in {directory}: build it first.")
+    return json.loads(path.read_text())
