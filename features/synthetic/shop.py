@@ -1,0 +1,284 @@
+"""Assemble the synthetic shop: run each stage with its own random stream and shape the canonical tables."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.contracts import CONTRACTS
+from features.synthetic.baskets import Lines, Orders, draw_returns, fill_baskets
+from features.synthetic.calendar import Calendar
+from features.synthetic.catalog import build_catalog
+from features.synthetic.config import ShopConfig
+from features.synthetic.customers import Population, draw_tastes, simulate_population
+from features.synthetic.logistics import build_logistics
+from features.synthetic.promotions import plan_promotions
+
+logger = logging.getLogger(__name__)
+
+TABLES = ("orders", "products", "customers", "regions", "warehouses", "stock")
+# One independent random stream per stage, so that changing one stage's parameters leaves the others alone.
+_STAGES = ("catalog", "promotions", "customers", "guests", "baskets", "returns", "logistics")
+_FIRST_ORDER_NUMBER = 500_000
+_FIRST_CUSTOMER_NUMBER = 10_001
+
+
+@dataclass
+class SyntheticShop:
+    """A generated shop: the six canonical tables, the ground truth behind them, and the config used.
+
+    Attributes
+    ----------
+    orders, products, customers, regions, warehouses, stock
+        Frames with exactly the columns and dtypes of :data:`features.contracts.CONTRACTS`.
+    truth
+        Ground truth the models should recover: ``customers`` (latent buy-till-you-die parameters),
+        ``tastes`` (category taste per customer), ``products``, ``categories``, ``seasonality`` (per day),
+        ``promotions`` and ``warehouses`` (demand shares). See ``docs/synthetic.md``.
+    config
+        The :class:`ShopConfig` that produced the shop.
+    """
+
+    orders: pd.DataFrame
+    products: pd.DataFrame
+    customers: pd.DataFrame
+    regions: pd.DataFrame
+    warehouses: pd.DataFrame
+    stock: pd.DataFrame
+    truth: dict[str, pd.DataFrame] = field(repr=False)
+    config: ShopConfig = field(repr=False)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The canonical tables by contract name."""
+        return {name: getattr(self, name) for name in TABLES}
+
+    def summary(self) -> dict[str, object]:
+        """Headline counts: lines, orders, returns, guests, customers, products and the date range."""
+        o = self.orders
+        returns = o["quantity"] < 0
+        return {
+            "order_lines": len(o),
+            "orders": int(o["order_id"].nunique()),
+            "return_lines": int(returns.sum()),
+            "guest_lines": int(o["customer_id"].isna().sum()),
+            "customers": len(self.customers),
+            "customers_alive_at_end": int(self.truth["customers"]["is_alive"].sum()),
+            "products": len(self.products),
+            "warehouses": len(self.warehouses),
+            "first_order": o["ordered_at"].min(),
+            "last_order": o["ordered_at"].max(),
+        }
+
+    def check(self) -> list[str]:
+        """Problems with the tables' contracts and cross-references; an empty list means the shop is sound."""
+        problems = []
+        for name, frame in self.tables().items():
+            contract = CONTRACTS[name]
+            if list(frame.columns) != contract.column_names:
+                problems.append(f"{name}: columns {list(frame.columns)} != {contract.column_names}")
+                continue
+            for col, dtype in contract.dtypes.items():
+                if str(frame[col].dtype) != dtype:
+                    problems.append(f"{name}.{col}: dtype {frame[col].dtype} != {dtype}")
+                if not contract.column(col).nullable and frame[col].isna().any():
+                    problems.append(f"{name}.{col}: {int(frame[col].isna().sum())} nulls")
+            if contract.key and frame.duplicated(list(contract.key)).any():
+                problems.append(f"{name}: duplicate keys {contract.key}")
+        o = self.orders
+        if (o["quantity"] == 0).any():
+            problems.append("orders.quantity: zero quantities")
+        if (o["unit_price"] <= 0).any() or (self.products["price"] <= 0).any():
+            problems.append("orders.unit_price or products.price: non-positive prices")
+        if not o["sku"].isin(self.products["sku"]).all():
+            problems.append("orders.sku: SKUs missing from products")
+        known = o["customer_id"].dropna()
+        if not known.isin(self.customers["customer_id"]).all():
+            problems.append("orders.customer_id: customers missing from customers")
+        if not o["country"].isin(self.regions["region"]).all():
+            problems.append("orders.country: countries missing from regions")
+        if not self.stock["warehouse_id"].isin(self.warehouses["warehouse_id"]).all():
+            problems.append("stock.warehouse_id: warehouses missing from warehouses")
+        if not self.stock["sku"].isin(self.products["sku"]).all():
+            problems.append("stock.sku: SKUs missing from products")
+        return problems
+
+
+def generate_shop(config: ShopConfig | None = None) -> SyntheticShop:
+    """Generate a synthetic shop; the same config always gives identical tables.
+
+    Parameters
+    ----------
+    config
+        Sizes and behaviour; default :class:`ShopConfig()` (5,000 customers, 600 products, two years).
+
+    Returns
+    -------
+    SyntheticShop
+        The canonical tables and the ground truth behind them.
+    """
+    config = config or ShopConfig()
+    if not isinstance(config, ShopConfig):
+        from features.synthetic.config import ShopConfigError
+
+        raise ShopConfigError(f"generate_shop expects a ShopConfig, got {type(config).__name__}.")
+    began = time.perf_counter()
+    seeds = np.random.SeedSequence(config.seed).spawn(len(_STAGES))
+    rng = {stage: np.random.default_rng(s) for stage, s in zip(_STAGES, seeds, strict=True)}
+
+    calendar = Calendar.build(config.start_ts, config.days, config.demand)
+    catalog = build_catalog(config, rng["catalog"])
+    promos = plan_promotions(config, catalog, rng["promotions"])
+    pop = simulate_population(config, calendar.total, catalog.category_share, rng["customers"])
+
+    # Guest orders: one-off buyers with their own random taste, timed by the seasonal intensity.
+    g = rng["guests"]
+    n_customer_orders = pop.order_op.size
+    n_guests = int(g.poisson(config.guest_share / (1 - config.guest_share) * n_customer_orders))
+    weights = np.array([r.weight for r in config.regions])
+    guest_op = g.uniform(0.0, calendar.total, size=n_guests)
+    guest_region = g.choice(weights.size, size=n_guests, p=weights / weights.sum())
+    guest_taste = draw_tastes(n_guests, catalog.category_share, config.behaviour.taste_concentration, g)
+
+    orders = Orders(
+        customer=np.concatenate([pop.order_customer, np.full(n_guests, -1)]),
+        hour=calendar.to_hours(np.concatenate([pop.order_op, guest_op])),
+        region=np.concatenate([pop.region[pop.order_customer], guest_region]),
+        spend=np.concatenate([pop.spend[pop.order_customer], np.ones(n_guests)]),
+        taste_row=np.concatenate([pop.order_customer, pop.size + np.arange(n_guests)]),
+    )
+    lines = fill_baskets(config, orders, np.vstack([pop.taste, guest_taste]), catalog, promos, rng["baskets"])
+    return_orders, return_lines, _ = draw_returns(config, orders, lines, rng["returns"])
+
+    customer_ids = np.array([str(_FIRST_CUSTOMER_NUMBER + i) for i in range(pop.size)], dtype=object)
+    region_names = np.array([r.name for r in config.regions], dtype=object)
+    orders_frame = _orders_frame(
+        orders, lines, return_orders, return_lines, calendar, catalog.skus, customer_ids, region_names
+    )
+
+    first_order_at = calendar.timestamps(calendar.to_hours(pop.arrival_op))
+    customers_frame = pd.DataFrame(
+        {"customer_id": customer_ids, "country": region_names[pop.region], "first_order_at": first_order_at}
+    )
+    purchases = lines.quantity.sum() / config.days
+    logistics = build_logistics(config, catalog.skus, purchases * catalog.global_share, rng["logistics"])
+
+    truth = {
+        "customers": _customer_truth(
+            pop, calendar, customer_ids, region_names, catalog.category_names, config
+        ),
+        "tastes": pd.concat(
+            [
+                pd.DataFrame({"customer_id": customer_ids}),
+                pd.DataFrame(pop.taste, columns=list(catalog.category_names)),
+            ],
+            axis=1,
+        ),
+        "products": catalog.truth(),
+        "categories": catalog.category_truth(),
+        "seasonality": calendar.truth(),
+        "promotions": promos.truth(calendar.start, catalog),
+        "warehouses": logistics.truth,
+    }
+    truth = {name: _strings(frame) for name, frame in truth.items()}
+    shop = SyntheticShop(
+        orders=_conform(orders_frame, "orders"),
+        products=_conform(catalog.frame(), "products"),
+        customers=_conform(customers_frame, "customers"),
+        regions=_conform(logistics.regions, "regions"),
+        warehouses=_conform(logistics.warehouses, "warehouses"),
+        stock=_conform(logistics.stock, "stock"),
+        truth=truth,
+        config=config,
+    )
+    logger.info("generated %s order lines in %.2fs", f"{len(shop.orders):,}", time.perf_counter() - began)
+    return shop
+
+
+def _orders_frame(
+    orders: Orders,
+    lines: Lines,
+    return_orders: Orders,
+    return_lines: Lines,
+    calendar: Calendar,
+    skus: np.ndarray,
+    customer_ids: np.ndarray,
+    region_names: np.ndarray,
+) -> pd.DataFrame:
+    """Number all orders in time order (returns as ``C<number>``) and lay out one row per line."""
+    n_purchase = len(orders)
+    hour = np.concatenate([orders.hour, return_orders.hour])
+    stamp = calendar.timestamps(hour)
+    is_return = np.r_[np.zeros(n_purchase, dtype=bool), np.ones(len(return_orders), dtype=bool)]
+    by_time = np.lexsort((is_return, stamp))
+    rank = np.empty(by_time.size, dtype=np.int64)
+    rank[by_time] = np.arange(by_time.size)
+    order_ids = np.array(
+        [("C" if r else "") + str(_FIRST_ORDER_NUMBER + k) for k, r in zip(rank, is_return, strict=True)],
+        dtype=object,
+    )
+
+    line_order = np.concatenate([lines.order, n_purchase + return_lines.order])
+    layout = np.argsort(rank[line_order], kind="stable")
+    line_order = line_order[layout]
+    customer = np.concatenate([orders.customer, return_orders.customer])[line_order]
+    customer_id = np.where(customer >= 0, customer_ids[np.maximum(customer, 0)], None)
+    region = np.concatenate([orders.region, return_orders.region])[line_order]
+    return pd.DataFrame(
+        {
+            "order_id": order_ids[line_order],
+            "customer_id": customer_id,
+            "sku": skus[np.concatenate([lines.sku, return_lines.sku])[layout]],
+            "quantity": np.concatenate([lines.quantity, return_lines.quantity])[layout],
+            "unit_price": np.concatenate([lines.unit_price, return_lines.unit_price])[layout],
+            "ordered_at": stamp[line_order],
+            "country": region_names[region],
+        }
+    )
+
+
+def _customer_truth(
+    pop: Population,
+    calendar: Calendar,
+    customer_ids: np.ndarray,
+    region_names: np.ndarray,
+    category_names: tuple[str, ...],
+    config: ShopConfig,
+) -> pd.DataFrame:
+    alive = np.isnan(pop.dropout_op)
+    dropout_at = calendar.timestamps(calendar.to_hours(np.where(alive, 0.0, pop.dropout_op)))
+    dropout_at = np.where(alive, np.datetime64("NaT", "us"), dropout_at)
+    top = pop.taste.argmax(axis=1)
+    b = config.behaviour
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids,
+            "country": region_names[pop.region],
+            "arrived_at": calendar.timestamps(calendar.to_hours(pop.arrival_op)),
+            "purchase_rate": pop.rate,
+            "dropout_p": pop.dropout_p,
+            "dropout_at": dropout_at.astype("datetime64[us]"),
+            "is_alive": alive,
+            "spend_scale": pop.spend,
+            "expected_lines_per_order": 1 + pop.spend * (b.lines_per_order - 1),
+            "expected_units_per_line": 1 + pop.spend * (b.units_per_line - 1),
+            "top_category": np.asarray(category_names, dtype=object)[top],
+            "top_category_share": pop.taste[np.arange(pop.size), top],
+            "purchases": np.bincount(pop.order_customer, minlength=pop.size).astype(np.int64),
+        }
+    )
+
+
+def _conform(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Columns in contract order with contract dtypes."""
+    contract = CONTRACTS[name]
+    return frame[contract.column_names].astype(contract.dtypes).reset_index(drop=True)
+
+
+def _strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns as pandas ``str`` so truth frames match the tables' string dtype."""
+    cols = frame.select_dtypes(include="object").columns
+    return frame.astype(dict.fromkeys(cols, "str")) if len(cols) else frame
