@@ -1,0 +1,59 @@
+"""Sample ratio mismatch: are units split as the design intended?
+
+Pearson's chi-square goodness-of-fit test of the observed units per arm against ``N * weight``
+(Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online Controlled Experiments", KDD). A p-value
+below the threshold (0.001 by default, as Microsoft's ExP and GrowthBook use) means the assignment or the
+logging is broken, and no lift from the experiment can be trusted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from experiments.errors import ExperimentError
+
+
+@dataclass(frozen=True)
+class SrmResult:
+    """Observed and expected units per arm, the chi-square test, and whether it flags a mismatch."""
+
+    observed: dict[str, int]
+    expected: dict[str, float]
+    chi2: float
+    p_value: float
+    threshold: float
+
+    @property
+    def flagged(self) -> bool:
+        """True when the split is implausible under the intended weights."""
+        return self.p_value < self.threshold
+
+
+def srm_test(observed: dict[str, int], weights: dict[str, float], threshold: float = 0.001) -> SrmResult:
+    """Chi-square test of ``observed`` units against the intended ``weights`` (which must sum to one)."""
+    unknown = sorted(set(observed) - set(weights))
+    if unknown:
+        raise ExperimentError(f"SRM: units for unknown variant(s) {unknown}; known: {sorted(weights)}")
+    total_weight = sum(weights.values())
+    if abs(total_weight - 1) > 1e-6:
+        raise ExperimentError(f"SRM: variant weights sum to {total_weight}, not 1; fix the weights")
+    names = list(weights)
+    counts = np.array([observed.get(name, 0) for name in names], float)
+    total = counts.sum()
+    if total <= 0:
+        raise ExperimentError("SRM: no units in any variant")
+    expected = total * np.array([weights[name] for name in names])
+    if np.any(expected <= 0):
+        raise ExperimentError("SRM: every variant needs a positive weight")
+    chi2 = float(np.sum((counts - expected) ** 2 / expected))
+    p = float(stats.chi2.sf(chi2, len(names) - 1))
+    return SrmResult(
+        observed={n: int(c) for n, c in zip(names, counts, strict=True)},
+        expected={n: float(e) for n, e in zip(names, expected, strict=True)},
+        chi2=chi2,
+        p_value=p,
+        threshold=threshold,
+    )
