@@ -66,13 +66,13 @@ class Calendar:
         # Normalise the yearly factor over a reference (non-leap) year so that rates mean "per average day".
         ref = pd.date_range("2001-01-01", periods=365, freq="D")
         norm = yearly_factor(
-            ref.dayofyear.to_numpy(), ref.month.to_numpy(), ref.day.to_numpy(), demand
+            ref.day_of_year.to_numpy(), ref.month.to_numpy(), ref.day.to_numpy(), demand
         ).mean()
         yearly = yearly_factor(
-            dates.dayofyear.to_numpy(), dates.month.to_numpy(), dates.day.to_numpy(), demand
+            dates.day_of_year.to_numpy(), dates.month.to_numpy(), dates.day.to_numpy(), demand
         )
         yearly = yearly / norm
-        weekly = weekly_profile[dates.dayofweek.to_numpy()]
+        weekly = weekly_profile[dates.day_of_week.to_numpy()]
         hourly = (weekly * yearly)[:, None] * HOUR_PROFILE[None, :]
         cum = np.concatenate([[0.0], np.cumsum(hourly.ravel())])
         return cls(start=pd.Timestamp(start), days=days, weekly=weekly, yearly=yearly, cum=cum)
@@ -109,7 +109,7 @@ class Calendar:
         return pd.DataFrame(
             {
                 "date": dates.as_unit("us"),
-                "day_of_week": dates.dayofweek.to_numpy().astype(np.int64),
+                "day_of_week": dates.day_of_week.to_numpy().astype(np.int64),
                 "weekly": self.weekly,
                 "yearly": self.yearly,
                 "intensity": self.daily,

@@ -280,5 +280,5 @@ def _conform(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def _strings(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns as pandas ``str`` so truth frames match the tables' string dtype."""
-    cols = frame.select_dtypes(include="object").columns
+    cols = frame.select_dtypes(include=["object", "str"]).columns
     return frame.astype(dict.fromkeys(cols, "str")) if len(cols) else frame
