@@ -1,0 +1,90 @@
+"""Reasons, in words, why a stop is not served.
+
+Before solving, every stop is tried alone with every vehicle (capacity, reaching a window, returning before
+the shift ends, maximum distance and duration); a stop no vehicle can serve alone is left out of the model and
+reported with the first limit that rules out every vehicle. Stops the solver leaves out are explained by
+their penalty (dropping allowed) or by the rest of the plan (no room found within the time limit).
+"""
+
+from __future__ import annotations
+
+from optimization.routing.request import RouteRequest
+from optimization.routing.travel import TravelMatrices
+
+_EPS = 1e-9
+
+
+def unservable_reasons(request: RouteRequest, matrices: TravelMatrices) -> dict[int, str]:
+    """Stop positions that no single vehicle can serve, each with the reason."""
+    depot_pos = {d.id: i for i, d in enumerate(request.depots)}
+    n_depots = len(request.depots)
+    reasons: dict[int, str] = {}
+    for s, stop in enumerate(request.stops):
+        node = n_depots + s
+        failures: list[set[str]] = []
+        for v, vehicle in enumerate(request.vehicles):
+            failed: set[str] = set()
+            start, end = depot_pos[vehicle.start_depot], depot_pos[vehicle.end]
+            time = matrices.time_of(v)
+            if any(stop.demand.get(d, 0.0) > cap + _EPS for d, cap in vehicle.capacity.items()):
+                failed.add("capacity")
+            leave = max(vehicle.shift_start, request.depots[start].opens)
+            arrival = leave + time[start, node]
+            windows = stop.time_windows
+            window = next((w for w in windows if arrival <= w.end + _EPS), None) if windows else None
+            if windows and window is None:
+                failed.add("reach")
+            begin = max(arrival, window.start) if window is not None else arrival
+            back = begin + stop.service_time + time[node, end]
+            closing = [x for x in (vehicle.shift_end, request.depots[end].closes) if x is not None]
+            if "reach" not in failed and closing and back > min(closing) + _EPS:
+                failed.add("return")
+            round_trip = matrices.distance[start, node] + matrices.distance[node, end]
+            if vehicle.max_distance is not None and round_trip > vehicle.max_distance + _EPS:
+                failed.add("distance")
+            shortest = time[start, node] + stop.service_time + time[node, end]
+            if vehicle.max_duration is not None and shortest > vehicle.max_duration + _EPS:
+                failed.add("duration")
+            failures.append(failed)
+        if all(failures):
+            reasons[s] = _describe(request, s, failures, matrices)
+    return reasons
+
+
+def _describe(request: RouteRequest, s: int, failures: list[set[str]], matrices: TravelMatrices) -> str:
+    stop = request.stops[s]
+    common = set.intersection(*failures)
+    if "capacity" in common:
+        for d, amount in stop.demand.items():
+            largest = max(v.capacity[d] for v in request.vehicles)
+            if amount > largest + _EPS:
+                return f"demand {amount:g} {d} exceeds every vehicle's capacity {largest:g}"
+    if "reach" in common:
+        last = stop.time_windows[-1].end
+        return f"time window closes at {last:g}, before any vehicle can arrive"
+    if "return" in common:
+        return "no vehicle can serve it and return to its depot before its shift ends or the depot closes"
+    if "distance" in common:
+        return "the round trip from the depot is longer than every vehicle's maximum distance"
+    if "duration" in common:
+        return "the round trip from the depot takes longer than every vehicle's maximum route duration"
+    return "no single vehicle meets its capacity, time window, shift and distance limits all at once"
+
+
+def dropped_reason(request: RouteRequest, s: int) -> str:
+    """Why the solver left a servable stop out."""
+    if request.options.allow_dropping:
+        penalty = request.stops[s].penalty or request.options.default_penalty
+        return (
+            f"left out by the solver: serving it would add more {request.options.objective.value} "
+            f"than its penalty {penalty:g}"
+        )
+    return (
+        "no place found in the fleet within the time limit (capacities, time windows and shifts are taken by "
+        "other stops); add a vehicle, widen its window, or raise the time limit"
+    )
+
+
+def no_solution_reason(time_limit: float) -> str:
+    return f"the solver found no plan within the time limit of {time_limit:g}s; raise the time limit"
+

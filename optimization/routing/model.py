@@ -1,0 +1,192 @@
+"""The integer model handed to OR-Tools: scaled matrices, windows, demands and limits.
+
+OR-Tools works in integers. Scaling is chosen so that rounding can only make the integer model *stricter*
+than the real one: travel times (with the service time of the stop being left) and demands are rounded up,
+window ends, shift ends and capacities down, window starts up. A plan feasible in integers is therefore
+feasible in real numbers, which the plain-Python verifier then confirms.
+
+The model holds only the depots vehicles use and the stops that at least one vehicle could serve alone
+(the others are reported as unserved before solving). It is a plain picklable dataclass so that worker
+processes can rebuild the OR-Tools model from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimization.routing.request import Objective, RouteRequest
+from optimization.routing.travel import TravelMatrices
+
+MAX_SCALED = 10**9
+"""Largest scaled value a single matrix entry, window or capacity may reach (int64 sums stay safe)."""
+HUGE_PENALTY = 10**14
+"""Penalty for dropping a stop that must be served: larger than any plan's cost, small enough to add up."""
+
+
+@dataclass
+class IntegerModel:
+    """Everything OR-Tools needs, in integers; node ``i`` is request location ``location_of[i]``."""
+
+    objective: Objective
+    location_of: list[int]
+    n_depots: int
+    starts: list[int]
+    ends: list[int]
+    arc_costs: list[list[list[int]]]
+    vehicle_arc_cost: list[int]
+    times: list[list[list[int]]]
+    vehicle_time: list[int]
+    distance_up: list[list[int]] | None
+    windows: list[list[tuple[int, int]]]
+    demands: list[list[int]]
+    capacities: list[list[int]]
+    start_range: list[tuple[int, int]]
+    end_range: list[tuple[int, int]]
+    max_duration: list[int | None]
+    max_distance: list[int | None]
+    fixed_costs: list[int]
+    usable: list[bool]
+    penalties: list[int]
+    horizon: int
+    time_scale: float
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.location_of)
+
+    @property
+    def n_vehicles(self) -> int:
+        return len(self.starts)
+
+    @property
+    def stop_nodes(self) -> range:
+        return range(self.n_depots, self.n_nodes)
+
+
+def _scale_for(max_value: float, preferred: float = 1000.0) -> float:
+    """A power of ten up to ``preferred`` that keeps ``max_value`` times it below :data:`MAX_SCALED`."""
+    if max_value <= 0:
+        return preferred
+    return min(preferred, 10.0 ** math.floor(math.log10(MAX_SCALED / max_value)))
+
+
+def _down(value: float | None, scale: float, cap: int) -> int:
+    return cap if value is None else min(cap, math.floor(value * scale + 1e-9))
+
+
+def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[int]) -> IntegerModel:
+    """Scale the request into integers, keeping the used depots and the given stop positions."""
+    n_req_depots = len(request.depots)
+    depot_pos = {d.id: i for i, d in enumerate(request.depots)}
+    used_depots = sorted({depot_pos[v.start_depot] for v in request.vehicles} | {depot_pos[v.end] for v in request.vehicles})
+    location_of = used_depots + [n_req_depots + s for s in stops]
+    node_of_depot = {loc: node for node, loc in enumerate(used_depots)}
+    idx = np.asarray(location_of)
+    sub = np.ix_(idx, idx)
+    service = np.zeros(len(location_of))
+    service[len(used_depots) :] = [request.stops[s].service_time for s in stops]
+
+    # times: every finite time value fits, and a route through every stop fits, in the horizon
+    time_mats = [t[sub] + service[:, None] for t in matrices.times]
+    finite_times = [v.shift_start for v in request.vehicles]
+    finite_times += [v.shift_end for v in request.vehicles if v.shift_end is not None]
+    finite_times += [d.closes for d in request.depots if d.closes is not None]
+    finite_times += [w.end for s in stops for w in request.stops[s].time_windows]
+    longest_route = max(float(t.max(axis=1).sum()) for t in time_mats) if time_mats else 0.0
+    real_horizon = max(finite_times) + longest_route + 1.0
+    time_scale = _scale_for(real_horizon)
+    horizon = math.ceil(real_horizon * time_scale)
+    times = [np.ceil(t * time_scale).astype(np.int64) for t in time_mats]
+
+    distance = matrices.distance[sub]
+    dist_scale = _scale_for(float(distance.max()) * max(1, len(location_of)))
+    needs_distance_dim = any(v.max_distance is not None for v in request.vehicles)
+    distance_up = np.ceil(distance * dist_scale).astype(np.int64).tolist() if needs_distance_dim else None
+
+    objective = request.options.objective
+    arc_keys: dict[tuple[float, float, int], int] = {}
+    real_costs: list[np.ndarray] = []
+    vehicle_arc_cost = []
+    for v, vehicle in enumerate(request.vehicles):
+        if objective is Objective.COST:
+            key = (vehicle.cost_per_distance, vehicle.cost_per_time, matrices.vehicle_time[v])
+        elif objective is Objective.TIME:
+            key = (0.0, 1.0, matrices.vehicle_time[v])
+        else:
+            key = (1.0, 0.0, 0)
+        if key not in arc_keys:
+            per_dist, per_time, t = key
+            arc_keys[key] = len(real_costs)
+            real_costs.append(per_dist * distance + per_time * time_mats[t])
+        vehicle_arc_cost.append(arc_keys[key])
+    cost_scale = _scale_for(max(float(c.max()) for c in real_costs) * max(1, len(location_of)))
+    arc_costs = [np.rint(c * cost_scale).astype(np.int64).tolist() for c in real_costs]
+
+    bound = int(max(max(max(row) for row in m) for m in arc_costs)) * (len(location_of) + len(request.vehicles)) + 1
+    if objective is Objective.VEHICLES:
+        fixed_costs = [bound] * len(request.vehicles)
+    elif objective is Objective.COST:
+        fixed_costs = [round(v.fixed_cost * cost_scale) for v in request.vehicles]
+    else:
+        fixed_costs = [0] * len(request.vehicles)
+    penalties = []
+    for s in stops:
+        stop = request.stops[s]
+        if not request.options.allow_dropping:
+            penalties.append(HUGE_PENALTY)
+        else:
+            penalty = round((stop.penalty or request.options.default_penalty) * cost_scale)
+            if objective is Objective.VEHICLES:
+                penalty += max(fixed_costs)
+            penalties.append(min(penalty, HUGE_PENALTY))
+
+    windows: list[list[tuple[int, int]]] = [[(0, horizon)] for _ in used_depots]
+    for s in stops:
+        stop_windows = request.stops[s].time_windows
+        if not stop_windows:
+            windows.append([(0, horizon)])
+        else:
+            windows.append([(math.ceil(w.start * time_scale - 1e-9), _down(w.end, time_scale, horizon)) for w in stop_windows])
+
+    dims = request.dimensions
+    demand_scale = _scale_for(max([c for v in request.vehicles for c in v.capacity.values()] + [1.0]) * (len(stops) + 1))
+    demands = [[0] * len(used_depots) + [math.ceil(request.stops[s].demand.get(d, 0.0) * demand_scale - 1e-9) for s in stops] for d in dims]
+    capacities = [[math.floor(v.capacity[d] * demand_scale + 1e-9) for v in request.vehicles] for d in dims]
+
+    start_range, end_range, usable = [], [], []
+    for vehicle in request.vehicles:
+        start, end = request.depots[depot_pos[vehicle.start_depot]], request.depots[depot_pos[vehicle.end]]
+        earliest = math.ceil(max(vehicle.shift_start, start.opens) * time_scale - 1e-9)
+        latest_end = min(_down(vehicle.shift_end, time_scale, horizon), _down(end.closes, time_scale, horizon))
+        latest_start = min(latest_end, _down(start.closes, time_scale, horizon))
+        usable.append(earliest <= latest_start)
+        start_range.append((earliest, max(earliest, latest_start)))
+        end_range.append((earliest, max(earliest, latest_end)))
+
+    return IntegerModel(
+        objective=objective,
+        location_of=location_of,
+        n_depots=len(used_depots),
+        starts=[node_of_depot[depot_pos[v.start_depot]] for v in request.vehicles],
+        ends=[node_of_depot[depot_pos[v.end]] for v in request.vehicles],
+        arc_costs=arc_costs,
+        vehicle_arc_cost=vehicle_arc_cost,
+        times=[t.tolist() for t in times],
+        vehicle_time=list(matrices.vehicle_time),
+        distance_up=distance_up,
+        windows=windows,
+        demands=demands,
+        capacities=capacities,
+        start_range=start_range,
+        end_range=end_range,
+        max_duration=[None if v.max_duration is None else _down(v.max_duration, time_scale, horizon) for v in request.vehicles],
+        max_distance=[None if v.max_distance is None else math.floor(v.max_distance * dist_scale) for v in request.vehicles],
+        fixed_costs=fixed_costs,
+        usable=usable,
+        penalties=penalties,
+        horizon=horizon,
+        time_scale=time_scale,
+    )

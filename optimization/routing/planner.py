@@ -1,0 +1,89 @@
+"""The facade: ``plan_routes(request) -> RoutePlan``, verified before it is returned."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from optimization.routing.explain import dropped_reason, no_solution_reason, unservable_reasons
+from optimization.routing.model import compile_model
+from optimization.routing.plan import RoutePlan, Unserved, schedule_route
+from optimization.routing.request import MAX_TIME_LIMIT_S, RouteRequest, RoutingRequestError
+from optimization.routing.solver import solve_model
+from optimization.routing.travel import build_matrices
+from optimization.routing.verify import verify_plan
+
+logger = logging.getLogger(__name__)
+
+_STARTUP_S = 0.15
+"""Time kept back for model building, worker start-up, plan building and verification (plus 5 %)."""
+
+
+def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None = None) -> RoutePlan:
+    """Plan routes for ``request`` within ``time_limit`` seconds (default: ``request.options.time_limit``).
+
+    Stops no vehicle can serve are listed as unserved with a reason instead of failing the request. The plan
+    is checked by :func:`verify_plan`; if it fails, it comes back with status ``failed_verification`` and its
+    violations, never as feasible.
+    """
+    started = time.perf_counter()
+    if not isinstance(request, RouteRequest):
+        request = RouteRequest.model_validate(request)
+    if time_limit is not None:
+        if not 0 < time_limit <= MAX_TIME_LIMIT_S:
+            raise RoutingRequestError(f"time_limit {time_limit} must be in (0, {MAX_TIME_LIMIT_S:g}] seconds")
+        request = request.model_copy(update={"options": request.options.model_copy(update={"time_limit": time_limit})})
+    limit = request.options.time_limit
+
+    matrices = build_matrices(request)
+    reasons = unservable_reasons(request, matrices)
+    positions = [s for s in range(len(request.stops)) if s not in reasons]
+    routes_by_vehicle: list[list[int]] = [[] for _ in request.vehicles]
+    log: list[str] = []
+    status = "solved"
+    if positions:
+        model = compile_model(request, matrices, positions)
+        initial = _initial_routes(request, model.location_of, len(request.depots)) if request.warm_start else None
+        budget = max(0.05, 0.95 * limit - (time.perf_counter() - started) - _STARTUP_S)
+        best, results = solve_model(model, request.options, budget, initial)
+        log = [f"{r.config.first_solution}/{r.config.metaheuristic}: {'; '.join(r.log) or 'done'}" for r in results]
+        if best.routes is None:
+            status = "no_solution"
+            reasons.update({s: no_solution_reason(limit) for s in positions})
+        else:
+            n_depots = len(request.depots)
+            routes_by_vehicle = [[model.location_of[n] - n_depots for n in r] for r in best.routes]
+            served = {s for r in routes_by_vehicle for s in r}
+            reasons.update({s: dropped_reason(request, s) for s in positions if s not in served})
+    routes = [
+        schedule_route(request, matrices, v, stops) for v, stops in enumerate(routes_by_vehicle) if stops
+    ]
+    unserved = [Unserved(request.stops[s].id, reasons[s]) for s in sorted(reasons)]
+    if status == "solved" and unserved and not request.options.allow_dropping:
+        status = "incomplete"
+    plan = RoutePlan(
+        routes=routes,
+        unserved=unserved,
+        status=status,
+        objective=request.options.objective.value,
+        seconds=0.0,
+        solver_log=log,
+    )
+    verdict = verify_plan(request, plan)
+    if not verdict.ok:
+        logger.error("plan failed verification: %s", verdict.violations[:5])
+        plan.status = "failed_verification"
+        plan.violations = verdict.violations
+    plan.seconds = time.perf_counter() - started
+    return plan
+
+
+def _initial_routes(request: RouteRequest, location_of: list[int], n_depots: int) -> list[list[int]]:
+    """The warm start as model nodes per vehicle; stops no longer in the model are skipped."""
+    node_of = {loc: node for node, loc in enumerate(location_of)}
+    stop_pos = {s.id: n_depots + i for i, s in enumerate(request.stops)}
+    warm = request.warm_start or {}
+    return [
+        [node_of[stop_pos[s]] for s in warm.get(v.id, []) if stop_pos[s] in node_of] for v in request.vehicles
+    ]

@@ -1,0 +1,275 @@
+"""The route-planning request: depots, stops, vehicles, travel data and solver options.
+
+Everything a planner sends is validated here, at the boundary, so that the solver can trust its input. A
+mistake raises :class:`RoutingRequestError` naming the item and the fix. Stops that are valid but cannot be
+served (demand above every capacity, a window no vehicle can reach) are *not* errors: the plan lists them as
+unserved with a reason.
+
+Units: times are in minutes from the start of the planning day for geographic requests (``lat``/``lon``,
+distances in km, vehicle ``speed`` in km/h), and in the instance's own units for planar requests (``x``/``y``,
+``speed`` in distance units per time unit, 1.0 by default, as in the Solomon benchmarks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shopml.errors import ShopmlError
+
+MAX_TIME_LIMIT_S = 3600.0
+"""Longest solver time limit a request may ask for (one hour)."""
+
+DEFAULT_PLANAR_SPEED = 1.0
+DEFAULT_SPEED_KMH = 30.0
+
+
+class RoutingRequestError(ShopmlError):
+    """A route request breaks its contract; the message names the item and the fix.
+
+    Not a ``ValueError`` on purpose: pydantic would wrap it, and callers would lose the type.
+    """
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(_Model):
+    """A point: either ``lat``/``lon`` in degrees or planar ``x``/``y`` (benchmarks, own coordinates)."""
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    x: float | None = None
+    y: float | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        geo = self.lat is not None and self.lon is not None
+        planar = self.x is not None and self.y is not None
+        if geo == planar:
+            raise ValueError("give either lat and lon, or x and y (not both, not half of a pair)")
+        for name in ("lat", "lon", "x", "y"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
+        return self
+
+    @property
+    def is_geographic(self) -> bool:
+        return self.lat is not None
+
+
+class TimeWindow(_Model):
+    """Service may start at any time in ``[start, end]`` (arriving early means waiting)."""
+
+    start: float = Field(..., ge=0, allow_inf_nan=False)
+    end: float = Field(..., ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError(f"window end {self.end} precedes its start {self.start}; swap or fix them")
+        return self
+
+
+class Depot(_Model):
+    """Where vehicles start and end; ``opens``/``closes`` bound every departure and return."""
+
+    id: str = Field(..., min_length=1)
+    location: Location
+    opens: float = Field(0.0, ge=0, allow_inf_nan=False)
+    closes: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class Stop(_Model):
+    """A delivery: where, how much (per capacity dimension), when, how long, and how much it matters."""
+
+    id: str = Field(..., min_length=1)
+    location: Location
+    demand: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    time_windows: list[TimeWindow] = Field(default_factory=list, description="Empty means any time.")
+    service_time: float = Field(0.0, ge=0, allow_inf_nan=False)
+    penalty: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Cost of leaving it unserved; default from the options."
+    )
+
+    @field_validator("time_windows")
+    @classmethod
+    def _sorted_disjoint(cls, windows: list[TimeWindow]) -> list[TimeWindow]:
+        ordered = sorted(windows, key=lambda w: w.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start <= before.end:
+                raise ValueError(f"time windows {before} and {after} overlap; merge them into one")
+        return ordered
+
+
+class Vehicle(_Model):
+    """A vehicle and its driver's shift; limits left empty are unbounded."""
+
+    id: str = Field(..., min_length=1)
+    start_depot: str
+    end_depot: str | None = Field(None, description="Defaults to the start depot.")
+    capacity: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    shift_start: float = Field(0.0, ge=0, allow_inf_nan=False)
+    shift_end: float | None = Field(None, ge=0, allow_inf_nan=False)
+    fixed_cost: float = Field(0.0, ge=0, allow_inf_nan=False)
+    cost_per_distance: float = Field(1.0, ge=0, allow_inf_nan=False)
+    cost_per_time: float = Field(0.0, ge=0, allow_inf_nan=False)
+    max_duration: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_distance: float | None = Field(None, gt=0, allow_inf_nan=False)
+    speed: float | None = Field(None, gt=0, allow_inf_nan=False, description="km/h (geo) or units per time.")
+
+    @property
+    def end(self) -> str:
+        return self.end_depot or self.start_depot
+
+
+class Travel(_Model):
+    """How distances and times are obtained.
+
+    By default distances are great-circle (or Euclidean for ``x``/``y``) times ``road_factor`` and times are
+    distance over the vehicle's speed. A user matrix is indexed by the depots, then the stops, in request order.
+    """
+
+    road_factor: float = Field(1.3, ge=1.0, le=5.0, description="Applied to great-circle distances only.")
+    distance_matrix: list[list[float]] | None = None
+    time_matrix: list[list[float]] | None = Field(None, description="Travel only; service time is added.")
+
+
+class Objective(StrEnum):
+    """What the solver minimises; ``vehicles`` is the benchmark convention (fewest vehicles, then distance)."""
+
+    DISTANCE = "distance"
+    TIME = "time"
+    COST = "cost"
+    VEHICLES = "vehicles"
+
+
+class Options(_Model):
+    """Solver options; the defaults suit a daily plan of a few hundred stops."""
+
+    objective: Objective = Objective.COST
+    time_limit: float = Field(10.0, gt=0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False, description="Seconds.")
+    seed: int = Field(0, ge=0)
+    workers: int = Field(2, ge=1, le=16, description="Solver processes run in parallel; the best plan wins.")
+    first_solution: Literal[
+        "automatic", "parallel_cheapest_insertion", "path_cheapest_arc", "savings", "local_cheapest_insertion"
+    ] = "automatic"
+    local_search: Literal["guided_local_search", "simulated_annealing", "tabu_search", "greedy_descent"] = (
+        "guided_local_search"
+    )
+    allow_dropping: bool = Field(True, description="Leave stops unserved when serving them costs more.")
+    default_penalty: float = Field(1e5, gt=0, allow_inf_nan=False, description="Penalty of stops without one.")
+
+
+class RouteRequest(_Model):
+    """One day's routing problem, validated as a whole (ids, references, shapes, units)."""
+
+    depots: list[Depot] = Field(..., min_length=1)
+    stops: list[Stop] = Field(default_factory=list)
+    vehicles: list[Vehicle]
+    travel: Travel = Field(default_factory=Travel)
+    options: Options = Field(default_factory=Options)
+    warm_start: dict[str, list[str]] | None = Field(
+        None, description="A previous plan: vehicle id -> ordered stop ids; used as the starting solution."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not self.vehicles:
+            raise RoutingRequestError("vehicles: the request has no vehicles; add at least one")
+        _unique("depot", (d.id for d in self.depots))
+        _unique("stop", (s.id for s in self.stops))
+        _unique("vehicle", (v.id for v in self.vehicles))
+        depot_ids = {d.id for d in self.depots}
+        kinds = {loc.is_geographic for loc in self.locations}
+        if len(kinds) > 1:
+            raise RoutingRequestError("locations mix lat/lon and x/y; use one kind for every depot and stop")
+        dimensions = set(self.vehicles[0].capacity)
+        for vehicle in self.vehicles:
+            for depot in (vehicle.start_depot, vehicle.end):
+                if depot not in depot_ids:
+                    raise RoutingRequestError(f"vehicle {vehicle.id!r}: unknown depot {depot!r}")
+            if set(vehicle.capacity) != dimensions:
+                raise RoutingRequestError(
+                    f"vehicle {vehicle.id!r}: capacity dimensions {sorted(vehicle.capacity)} differ from "
+                    f"{sorted(dimensions)}; give every vehicle the same dimensions"
+                )
+            if vehicle.shift_end is not None and vehicle.shift_end < vehicle.shift_start:
+                raise RoutingRequestError(f"vehicle {vehicle.id!r}: shift_end precedes shift_start")
+        for stop in self.stops:
+            unknown = set(stop.demand) - dimensions
+            if unknown:
+                raise RoutingRequestError(
+                    f"stop {stop.id!r}: demand dimension(s) {sorted(unknown)} not in the vehicles' capacity "
+                    f"{sorted(dimensions)}"
+                )
+        for depot in self.depots:
+            if depot.closes is not None and depot.closes < depot.opens:
+                raise RoutingRequestError(f"depot {depot.id!r}: closes before it opens")
+        n = len(self.depots) + len(self.stops)
+        for name in ("distance_matrix", "time_matrix"):
+            _check_matrix(name, getattr(self.travel, name), n)
+        if self.warm_start is not None:
+            vehicle_ids = {v.id for v in self.vehicles}
+            stop_ids = {s.id for s in self.stops}
+            seen: set[str] = set()
+            for vehicle_id, route in self.warm_start.items():
+                if vehicle_id not in vehicle_ids:
+                    raise RoutingRequestError(f"warm_start: unknown vehicle {vehicle_id!r}")
+                for stop_id in route:
+                    if stop_id not in stop_ids:
+                        raise RoutingRequestError(f"warm_start[{vehicle_id!r}]: unknown stop {stop_id!r}")
+                    if stop_id in seen:
+                        raise RoutingRequestError(f"warm_start: stop {stop_id!r} appears twice")
+                    seen.add(stop_id)
+        return self
+
+    @property
+    def locations(self) -> list[Location]:
+        """Depots then stops: the order of every matrix."""
+        return [d.location for d in self.depots] + [s.location for s in self.stops]
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Capacity dimension names, in the first vehicle's order."""
+        return list(self.vehicles[0].capacity)
+
+    @property
+    def is_geographic(self) -> bool:
+        return self.depots[0].location.is_geographic
+
+    def speed_of(self, vehicle: Vehicle) -> float:
+        """Speed in distance units per time unit (km per minute for geographic requests)."""
+        if self.is_geographic:
+            return (vehicle.speed or DEFAULT_SPEED_KMH) / 60.0
+        return vehicle.speed or DEFAULT_PLANAR_SPEED
+
+
+def _unique(kind: str, ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise RoutingRequestError(f"duplicate {kind} id {item!r}; ids must be unique")
+        seen.add(item)
+
+
+def _check_matrix(name: str, matrix: list[list[float]] | None, n: int) -> None:
+    if matrix is None:
+        return
+    if len(matrix) != n or any(len(row) != n for row in matrix):
+        shape = f"{len(matrix)} x {sorted({len(r) for r in matrix})}"
+        raise RoutingRequestError(
+            f"travel.{name}: shape {shape}, expected {n} x {n} (depots then stops, in request order)"
+        )
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if not math.isfinite(value) or value < 0:
+                raise RoutingRequestError(
+                    f"travel.{name}[{i}][{j}] = {value}; entries must be finite and non-negative"
+                )

@@ -1,0 +1,267 @@
+"""OR-Tools search on an :class:`IntegerModel`, in one or several worker processes.
+
+The model registers every transit as a matrix (no Python callback runs inside the search), adds a capacity
+dimension per demand dimension, a time dimension whose transit out of a stop includes its service time and
+whose slack allows waiting, and a disjunction per stop so that a first solution always exists (stops that
+must be served get a penalty larger than any plan).
+
+With the ``vehicles`` objective each worker runs PyVRP-style fleet minimisation: solve, then repeatedly try to
+empty the route with the fewest stops by re-solving without its vehicle (its stops start unassigned), and
+spend the remaining time minimising distance with the smallest fleet that served everyone. The routing
+solver is single-threaded, so parallelism is one process per worker, each with another first-solution
+strategy; the best plan wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from optimization.routing.model import IntegerModel
+from optimization.routing.request import Objective, Options
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAVINGS", "LOCAL_CHEAPEST_INSERTION")
+"""First-solution strategies the workers rotate through (worker 0 uses the request's own choice)."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """One worker's search: first-solution strategy and metaheuristic (OR-Tools enum names)."""
+
+    first_solution: str
+    metaheuristic: str
+    fleet_minimisation: bool = False
+    stop_early: bool = False
+
+
+@dataclass
+class WorkerResult:
+    """Routes as model nodes per vehicle (stops only), their integer objective, and what happened."""
+
+    config: SearchConfig
+    routes: list[list[int]] | None
+    objective: int | None
+    seconds: float
+    log: list[str] = field(default_factory=list)
+
+
+def worker_configs(options: Options) -> list[SearchConfig]:
+    """Distinct searches for ``options.workers`` processes, rotated by the seed."""
+    metaheuristic = options.local_search.upper()
+    fleet = options.objective is Objective.VEHICLES
+    first = [] if options.first_solution == "automatic" else [options.first_solution.upper()]
+    pool = first + [s for s in STRATEGIES if s not in first]
+    offset = options.seed % len(pool) if not first else 0
+    pool = pool[offset:] + pool[:offset]
+    return [SearchConfig(pool[w % len(pool)], metaheuristic, fleet) for w in range(options.workers)]
+
+
+def evaluate(model: IntegerModel, routes: list[list[int]]) -> int:
+    """The integer objective of ``routes``: arc costs, fixed costs of used vehicles, penalties of dropped stops."""
+    total = 0
+    served: set[int] = set()
+    for v, route in enumerate(routes):
+        if not route:
+            continue
+        costs = model.arc_costs[model.vehicle_arc_cost[v]]
+        path = [model.starts[v], *route, model.ends[v]]
+        total += model.fixed_costs[v] + sum(costs[a][b] for a, b in zip(path, path[1:], strict=False))
+        served.update(route)
+    total += sum(model.penalties[n - model.n_depots] for n in model.stop_nodes if n not in served)
+    return total
+
+
+def time_feasible(model: IntegerModel, routes: list[list[int]]) -> bool:
+    """Whether every route keeps its (hard) windows and shift in the integer model; earliest-start schedule."""
+    for v, route in enumerate(routes):
+        if not route:
+            continue
+        times = model.times[model.vehicle_time[v]]
+        clock, here = model.start_range[v][0], model.starts[v]
+        for node in route:
+            clock += times[here][node]
+            window = next((w for w in model.windows[node] if clock <= w[1]), None)
+            if window is None:
+                return False
+            clock, here = max(clock, window[0]), node
+        if clock + times[here][model.ends[v]] > model.end_range[v][1]:
+            return False
+    return True
+
+
+def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False):
+    from ortools.constraint_solver import pywrapcp
+
+    manager = pywrapcp.RoutingIndexManager(model.n_nodes, model.n_vehicles, model.starts, model.ends)
+    routing = pywrapcp.RoutingModel(manager)
+    cost_cbs = [routing.RegisterTransitMatrix(m) for m in model.arc_costs]
+    for v in range(model.n_vehicles):
+        routing.SetArcCostEvaluatorOfVehicle(cost_cbs[model.vehicle_arc_cost[v]], v)
+        routing.SetFixedCostOfVehicle(model.fixed_costs[v], v)
+    time_cbs = [routing.RegisterTransitMatrix(m) for m in model.times]
+    routing.AddDimensionWithVehicleTransits(
+        [time_cbs[t] for t in model.vehicle_time], model.horizon, model.horizon, False, "time"
+    )
+    time_dim = routing.GetDimensionOrDie("time")
+    forbidden = sorted(set(range(model.n_vehicles)) - set(allowed))
+    for d, (demand, capacity) in enumerate(zip(model.demands, model.capacities, strict=True)):
+        demand_cb = routing.RegisterUnaryTransitVector(demand)
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacity, True, f"load{d}")
+    if model.distance_up is not None:
+        dist_cb = routing.RegisterTransitMatrix(model.distance_up)
+        caps = [m if m is not None else 10**15 for m in model.max_distance]
+        routing.AddDimensionWithVehicleCapacity(dist_cb, 0, caps, True, "distance")
+    for v in range(model.n_vehicles):
+        time_dim.CumulVar(routing.Start(v)).SetRange(*model.start_range[v])
+        time_dim.CumulVar(routing.End(v)).SetRange(*model.end_range[v])
+        if model.max_duration[v] is not None:
+            time_dim.SetSpanUpperBoundForVehicle(model.max_duration[v], v)
+    for node in model.stop_nodes:
+        index = manager.NodeToIndex(node)
+        windows = model.windows[node]
+        cumul = time_dim.CumulVar(index)
+        if soft_windows and len(windows) == 1:
+            # lateness allowed but priced above any distance: the search repairs a plan with one route fewer
+            cumul.SetRange(windows[0][0], model.horizon)
+            time_dim.SetCumulVarSoftUpperBound(index, windows[0][1], max(model.fixed_costs) or 1)
+            continue_hard = False
+        else:
+            cumul.SetRange(windows[0][0], windows[-1][1])
+            continue_hard = True
+        for (_, end), (start, _) in zip(windows, windows[1:], strict=False):
+            if continue_hard and start - 1 >= end + 1:
+                cumul.RemoveInterval(end + 1, start - 1)
+        routing.AddDisjunction([index], model.penalties[node - model.n_depots])
+        if forbidden:
+            routing.VehicleVar(index).RemoveValues(forbidden)
+    for v in range(model.n_vehicles):
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
+    return manager, routing
+
+
+def search(
+    model: IntegerModel,
+    config: SearchConfig,
+    seconds: float,
+    allowed: list[int] | None = None,
+    initial: list[list[int]] | None = None,
+    stop_below: int | None = None,
+    soft_windows: bool = False,
+) -> list[list[int]] | None:
+    """One OR-Tools solve; returns stop nodes per vehicle, or ``None`` when nothing was found in time."""
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    allowed = [v for v in (allowed if allowed is not None else range(model.n_vehicles)) if model.usable[v]]
+    if not allowed:
+        return [[] for _ in range(model.n_vehicles)]
+    manager, routing = _build(model, allowed, soft_windows)
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, config.first_solution)
+    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic)
+    params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    if stop_below is not None:
+
+        def _stop_if_complete() -> None:
+            if routing.CostVar().Max() < stop_below:
+                routing.solver().FinishCurrentSearch()
+
+        routing.AddAtSolutionCallback(_stop_if_complete)
+    solution = None
+    if initial is not None:
+        index_routes = [[manager.NodeToIndex(n) for n in route] for route in initial]
+        start = routing.ReadAssignmentFromRoutes(index_routes, True)
+        if start is None:
+            logger.warning("the warm-start routes are infeasible for this request; solving from scratch")
+        else:
+            solution = routing.SolveFromAssignmentWithParameters(start, params)
+    if solution is None and (initial is None or start is None):
+        solution = routing.SolveWithParameters(params)
+    if solution is None:
+        return None
+    routes = []
+    for v in range(model.n_vehicles):
+        index = solution.Value(routing.NextVar(routing.Start(v)))
+        route = []
+        while not routing.IsEnd(index):
+            route.append(manager.IndexToNode(index))
+            index = solution.Value(routing.NextVar(index))
+        routes.append(route)
+    return routes
+
+
+def run_worker(
+    model: IntegerModel, config: SearchConfig, seconds: float, initial: list[list[int]] | None = None
+) -> WorkerResult:
+    """A whole search within ``seconds``: plain, or with fleet minimisation for the ``vehicles`` objective."""
+    started = time.perf_counter()
+    deadline = started + seconds
+    log: list[str] = []
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
+    if not config.fleet_minimisation:
+        routes = search(model, config, seconds, initial=initial)
+        objective = None if routes is None else evaluate(model, routes)
+        return WorkerResult(config, routes, objective, time.perf_counter() - started, log)
+
+    complete = min(model.penalties, default=0)
+    routes = search(model, config, max(0.2, 0.15 * seconds), initial=initial)
+    if routes is None:
+        return WorkerResult(config, None, None, time.perf_counter() - started, ["no first solution"])
+    log.append(f"first: {sum(1 for r in routes if r)} vehicles")
+    reserve = 0.3 * seconds
+    attempt = max(0.3, 0.12 * seconds)
+    failures = 0
+    while left() > reserve + 0.1 and failures < 2:
+        used = [v for v, r in enumerate(routes) if r]
+        if len(used) <= 1:
+            break
+        by_size = sorted(used, key=lambda v: (len(routes[v]), v))
+        victim = by_size[min(failures, len(by_size) - 1)]
+        start = [[] if v == victim else r for v, r in enumerate(routes)]
+        allowed = [v for v in used if v != victim]
+        budget = min(attempt, left() - reserve)
+        tick = time.perf_counter()
+        threshold = sum(model.fixed_costs[v] for v in allowed) + max(model.fixed_costs)
+        candidate = search(
+            model, config, budget, allowed=allowed, initial=start, stop_below=threshold, soft_windows=True
+        )
+        if candidate is not None and evaluate(model, candidate) < complete and time_feasible(model, candidate):
+            routes = candidate
+            failures = 0
+            log.append(f"removed a route: {len(allowed)} vehicles in {time.perf_counter() - tick:.1f}s")
+        else:
+            failures += 1
+            log.append(f"could not empty a route of {len(routes[victim])} stops")
+    used = [v for v, r in enumerate(routes) if r]
+    if left() > 0.05:
+        final = search(model, config, left(), allowed=used, initial=routes)
+        if final is not None and evaluate(model, final) <= evaluate(model, routes):
+            routes = final
+    return WorkerResult(config, routes, evaluate(model, routes), time.perf_counter() - started, log)
+
+
+def solve_model(
+    model: IntegerModel, options: Options, seconds: float, initial: list[list[int]] | None = None
+) -> tuple[WorkerResult, list[WorkerResult]]:
+    """Run one worker per config (in processes when there are several) and keep the lowest objective."""
+    configs = worker_configs(options)
+    if len(configs) == 1:
+        results = [run_worker(model, configs[0], seconds, initial)]
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=len(configs), mp_context=context) as pool:
+            futures = [pool.submit(run_worker, model, c, seconds, initial) for c in configs]
+            results = [f.result() for f in futures]
+    for result in results:
+        logger.info("worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log)
+    found = [r for r in results if r.routes is not None]
+    best = min(found, key=lambda r: r.objective) if found else results[0]
+    return best, results
