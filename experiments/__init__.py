@@ -1,1 +1,51 @@
-"""A/B test statistics and deterministic variant assignment."""
+"""A/B test statistics and deterministic variant assignment.
+
+The facade:
+
+* :func:`evaluate` an :class:`ExperimentSpec` (sufficient statistics, or raw rows) into an
+  :class:`ExperimentResult` with ``.summary()``, ``.decision`` and ``.to_dict()``;
+* :func:`plan_sample_size`, :func:`minimum_detectable_effect` and :func:`power_at` for planning;
+* :func:`assign` a unit to a variant (and :func:`assign_many` for batches);
+* :func:`forest_plot` and :func:`sequential_plot` for pictures.
+
+Methods, formulas and conventions are documented in ``docs/experiments.md`` and in each module.
+"""
+
+from experiments.analysis import Comparison, ExperimentResult, evaluate, evaluate_over_time
+from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
+from experiments.cuped import prediction_covariate
+from experiments.decision import Decision
+from experiments.errors import ExperimentError
+from experiments.metrics import MetricSpec, MetricStats
+from experiments.plots import forest_plot, sequential_plot
+from experiments.power import Plan, PlanRequest, minimum_detectable_effect, plan_sample_size, power_at, unit_sd_from_stats
+from experiments.spec import AnalysisSettings, ExperimentSpec, PriorSpec, VariantSpec
+
+__all__ = [
+    "AnalysisSettings",
+    "Assignment",
+    "AssignmentSpec",
+    "Comparison",
+    "Decision",
+    "ExperimentError",
+    "ExperimentResult",
+    "ExperimentSpec",
+    "HoldoutSpec",
+    "MetricSpec",
+    "MetricStats",
+    "Plan",
+    "PlanRequest",
+    "PriorSpec",
+    "VariantSpec",
+    "assign",
+    "assign_many",
+    "evaluate",
+    "evaluate_over_time",
+    "forest_plot",
+    "minimum_detectable_effect",
+    "plan_sample_size",
+    "power_at",
+    "prediction_covariate",
+    "sequential_plot",
+    "unit_sd_from_stats",
+]

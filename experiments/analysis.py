@@ -349,3 +349,17 @@ def evaluate(spec: ExperimentSpec | dict, rows=None, unit_column: str = "unit_id
         spec.treatments, comparisons, srm, spec.settings.sequential, sum(units.values()), spec.planned_units
     )
     return ExperimentResult(spec.name, spec.control, spec.settings, srm, comparisons, decision, warnings)
+
+
+def evaluate_over_time(
+    spec: ExperimentSpec | dict, rows, period_column: str, unit_column: str = "unit_id", variant_column: str = "variant"
+) -> list[tuple[Any, ExperimentResult]]:
+    """Evaluate the cumulative data at the end of each period (e.g. each day), for sequential monitoring."""
+    from experiments.aggregate import aggregate_by_period
+
+    if not isinstance(spec, ExperimentSpec):
+        spec = ExperimentSpec.model_validate(spec)
+    return [
+        (period, evaluate(cumulative))
+        for period, cumulative in aggregate_by_period(spec, rows, period_column, unit_column, variant_column)
+    ]

@@ -1,5 +1,150 @@
-"""``shopml experiment``: evaluate and size A/B tests."""
+"""``shopml experiment``: evaluate A/B tests, size new ones, and assign units to variants."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Evaluate A/B tests and size new ones.", no_args_is_help=True)
+app = typer.Typer(help="Evaluate A/B tests, size new ones, and assign units to variants.", no_args_is_help=True)
+
+
+def _fmt(value: float | None, percent: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{100 * value:+.2f}%" if percent else f"{value:.4g}"
+
+
+def _read_json(path: Path) -> dict:
+    from shopml.errors import DataValidationError
+
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataValidationError(f"{path}: not valid JSON ({exc})") from exc
+
+
+@app.command()
+def evaluate(
+    spec: Path = typer.Argument(..., help="Experiment spec (JSON): variants, metrics, settings, optional data."),
+    raw: Path | None = typer.Option(None, "--raw", help="Parquet file of per-unit rows instead of spec data."),
+    unit_column: str = typer.Option("unit_id", help="Unit id column of --raw."),
+    variant_column: str = typer.Option("variant", help="Variant column of --raw."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a forest plot of the lifts to this PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON instead of a table."),
+) -> None:
+    """Evaluate an experiment and print its lifts, checks and decision."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from experiments import ExperimentSpec, evaluate, forest_plot
+
+    result = evaluate(
+        ExperimentSpec.model_validate(_read_json(spec)), rows=raw, unit_column=unit_column, variant_column=variant_column
+    )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 150))
+    if as_json:
+        console.print_json(json.dumps(result.to_dict()))
+        return
+    s = result.settings
+    mode = "sequential (always valid)" if s.sequential else "fixed horizon"
+    table = Table(title=f"{result.name}: {mode}, {s.test}, alpha {s.alpha}, {s.correction} correction, {s.relative_interval} relative CI")
+    for column in ("metric", "arm", "control", "treatment", "rel. lift", "rel. CI", "abs. CI", "p", "adj. p", "P(win)", "verdict"):
+        table.add_column(column, justify="left" if column in ("metric", "arm", "verdict") else "right")
+    for c in result.comparisons:
+        verdict = c.outcome if c.role == "goal" else f"guardrail {c.guardrail}"
+        colour = {"win": "green", "held": "green", "loss": "red", "failed": "red"}.get(c.outcome if c.role == "goal" else c.guardrail, "")
+        table.add_row(
+            c.metric + (" (CUPED)" if c.cuped_variance_reduction is not None else ""),
+            c.arm,
+            _fmt(c.control_mean),
+            _fmt(c.treatment_mean),
+            _fmt(c.relative_lift, percent=True),
+            f"[{_fmt(c.relative_lower, True)}, {_fmt(c.relative_upper, True)}]",
+            f"[{_fmt(c.absolute_lower)}, {_fmt(c.absolute_upper)}]",
+            _fmt(c.p_value),
+            _fmt(c.adjusted_p_value),
+            _fmt(c.bayesian.chance_to_win if c.bayesian else None),
+            f"[{colour}]{verdict}[/]" if colour else verdict,
+        )
+    console.print(table)
+    srm = result.srm
+    console.print(f"sample ratio check: p = {srm.p_value:.3g} ({'MISMATCH, not trustworthy' if srm.flagged else 'ok'})")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    d = result.decision
+    console.print(f"[bold]decision: {d.recommendation}{' ' + d.arm if d.arm else ''}[/]")
+    for reason in d.reasons:
+        console.print(f"  {reason}", highlight=False)
+    if plot is not None:
+        forest_plot(result, plot)
+        console.print(f"forest plot written to {plot}")
+
+
+@app.command()
+def size(
+    metric_type: str = typer.Option("proportion", "--type", help="proportion, mean, ratio or quantile."),
+    baseline: float = typer.Option(..., help="Control mean (the conversion rate for a proportion)."),
+    unit_sd: float | None = typer.Option(None, help="Per-unit standard deviation (not for proportions)."),
+    mde: float | None = typer.Option(None, help="Relative effect to detect (0.05 = 5%)."),
+    total_units: int | None = typer.Option(None, help="Instead of --mde: the units you have; prints the MDE."),
+    alpha: float = typer.Option(0.05),
+    power: float = typer.Option(0.8),
+    arms: int = typer.Option(2, help="Number of arms including control, equal weights."),
+    one_sided: bool = typer.Option(False, "--one-sided", help="Test only for an improvement."),
+    cuped_r2: float = typer.Option(0.0, help="Squared correlation of metric and pre-period covariate."),
+    sequential: bool = typer.Option(False, "--sequential", help="Plan for always-valid (peeking-safe) testing."),
+    daily_units: float | None = typer.Option(None, help="New units per day, for the duration."),
+) -> None:
+    """Sample size (or minimum detectable effect) and duration of a new experiment."""
+    from rich.console import Console
+
+    from experiments import PlanRequest, minimum_detectable_effect, plan_sample_size
+    from experiments.errors import ExperimentError
+
+    if (mde is None) == (total_units is None):
+        raise ExperimentError("give exactly one of --mde (to get a sample size) or --total-units (to get the MDE)")
+    request = PlanRequest(
+        metric_type=metric_type, baseline=baseline, unit_sd=unit_sd, mde=mde, alpha=alpha, power=power,
+        weights=[1 / arms] * arms, test="one-sided" if one_sided else "two-sided", cuped_r2=cuped_r2,
+        sequential=sequential, daily_units=daily_units,
+    )
+    plan = plan_sample_size(request) if total_units is None else minimum_detectable_effect(total_units, request)
+    Console().print(str(plan), highlight=False)
+
+
+@app.command()
+def assign(
+    experiment: str = typer.Argument(..., help="Experiment name (part of the hash key)."),
+    unit_ids: list[str] = typer.Argument(..., help="One or more unit ids."),
+    variants: str = typer.Option("control:0.5,treatment:0.5", help="name:weight pairs, comma separated."),
+    salt: str = typer.Option("", help="Salt; change it to reshuffle this experiment's units."),
+    traffic: float = typer.Option(1.0, help="Share of units that enter the experiment."),
+    holdout: str | None = typer.Option(None, help="Holdout name shared across experiments."),
+    holdout_fraction: float = typer.Option(0.0, help="Share of all units in the holdout."),
+) -> None:
+    """Print the variant of each unit (deterministic: the same answer in every process)."""
+    from experiments import AssignmentSpec
+    from experiments import assign as assign_unit
+    from experiments.errors import ExperimentError
+
+    try:
+        pairs = [(name.strip(), float(weight)) for name, weight in (item.split(":") for item in variants.split(","))]
+    except ValueError as exc:
+        raise ExperimentError(f"--variants must look like 'control:0.5,treatment:0.5', got {variants!r}") from exc
+    spec = AssignmentSpec(
+        experiment=experiment,
+        variants=[{"name": n, "weight": w} for n, w in pairs],
+        salt=salt,
+        traffic=traffic,
+        holdout={"name": holdout, "fraction": holdout_fraction} if holdout else None,
+    )
+    for unit_id in unit_ids:
+        a = assign_unit(spec, unit_id)
+        typer.echo(f"{unit_id}\t{a.variant if a.variant is not None else '-'}\t{a.reason}")
