@@ -24,7 +24,7 @@ def period_start(timestamps: pd.Series, freq: str) -> pd.Series:
     if freq == "D":
         return days
     if freq == "W":
-        return days - pd.to_timedelta(days.dt.dayofweek, unit="D")
+        return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     raise DataValidationError(f"freq must be one of {', '.join(FREQUENCIES)} (got {freq!r}).")
 
 
@@ -157,5 +157,5 @@ def demand_features(panel: pd.DataFrame, spec: DemandFeatureSpec | None = None, 
         out["week_of_year"] = out["period_start"].dt.isocalendar().week.astype("int64")
         out["month"] = out["period_start"].dt.month.astype("int64")
         if freq == "D":
-            out["day_of_week"] = out["period_start"].dt.dayofweek.astype("int64")
+            out["day_of_week"] = out["period_start"].dt.day_of_week.astype("int64")
     return out

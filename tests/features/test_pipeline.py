@@ -1,0 +1,58 @@
+"""The feature pipeline: determinism by seed, manifest contents, and atomic, explained failures."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from features.pipeline import build_features, latest_feature_dir
+from features.synthetic import ShopConfig, generate_shop
+from shopml.errors import DataValidationError, NotTrainedError
+
+CONFIG = ShopConfig(customers=200, products=60, days=200, seed=11)
+
+
+def _build(tmp_path, name, seed=11):
+    shop = generate_shop(ShopConfig(customers=200, products=60, days=200, seed=seed))
+    cutoff = shop.orders["ordered_at"].min() + pd.Timedelta(days=100)
+    return build_features(shop.tables(), tmp_path / name, cutoff=cutoff, horizon_days=60)
+
+
+def test_same_seed_same_features_different_seed_different(tmp_path):
+    first, second, other = _build(tmp_path, "a"), _build(tmp_path, "b"), _build(tmp_path, "c", seed=12)
+    for table in ("customers", "demand_weekly", "demand_daily", "demand_weekly_region"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(first.directory / f"{table}.parquet"), pd.read_parquet(second.directory / f"{table}.parquet")
+        )
+    assert first.manifest["data_fingerprint"] == second.manifest["data_fingerprint"]
+    assert first.manifest["data_fingerprint"] != other.manifest["data_fingerprint"]
+
+
+def test_manifest_lists_features_labels_and_counts(tmp_path):
+    build = _build(tmp_path, "m")
+    manifest = json.loads((build.directory / "manifest.json").read_text())
+    customers = pd.read_parquet(build.directory / "customers.parquet")
+    assert manifest["tables"]["customers"]["rows"] == len(customers)
+    assert set(manifest["tables"]["customers"]["features"]) <= set(customers.columns)
+    assert manifest["tables"]["customers"]["labels"] == ["orders_next", "churned", "spend_next"]
+    assert manifest["tables"]["customers"]["set_aside"]["guest lines"] > 0
+    weekly = pd.read_parquet(build.directory / "demand_weekly.parquet")
+    assert set(manifest["tables"]["demand_weekly"]["features"]) <= set(weekly.columns)
+    assert latest_feature_dir(tmp_path / "m") == build.directory
+
+
+def test_labels_are_left_out_with_a_reason_when_the_horizon_is_not_covered(tmp_path):
+    shop = generate_shop(CONFIG)
+    build = build_features(shop.tables(), tmp_path / "f", horizon_days=90)  # default cutoff: after the last order
+    info = build.manifest["tables"]["customers"]
+    assert info["labels"] == [] and "after the data" in info["labels_missing_because"]
+
+
+def test_a_cutoff_before_the_data_fails_and_writes_nothing(tmp_path):
+    shop = generate_shop(CONFIG)
+    with pytest.raises(DataValidationError, match="before the first order"):
+        build_features(shop.tables(), tmp_path / "f", cutoff="1990-01-01")
+    with pytest.raises(NotTrainedError):
+        latest_feature_dir(tmp_path / "f")
