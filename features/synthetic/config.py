@@ -291,7 +291,7 @@ class ShopConfig:
         Examples
         --------
         >>> ShopConfig.for_order_lines(1_000_000).customers  # doctest: +SKIP
-        43000
+        46360
         """
         _check_int("order_lines", order_lines, 1, 500_000_000)
         from features.synthetic.shop import generate_shop  # local: the generator imports this module
