@@ -338,3 +338,40 @@ def test_stock_follows_popularity(shop: SyntheticShop) -> None:
     planted = shop.truth["products"].set_index("sku")["popularity"].reindex(held.index)
     assert held.corr(planted, method="spearman") > 0.7
     assert shop.truth["warehouses"]["demand_share"].sum() == pytest.approx(1.0)
+
+
+def test_vectorised_buy_till_you_die_matches_a_slow_oracle() -> None:
+    """Purchase counts and dropout share agree with a per-customer, per-purchase simulation loop."""
+    from features.synthetic.customers import simulate_population
+
+    config = ShopConfig(customers=4_000, categories=3, products=3)
+    total = 365.0
+    fast = simulate_population(config, total, np.full(3, 1 / 3), np.random.default_rng(1))
+    fast_counts = np.bincount(fast.order_customer, minlength=config.customers)
+
+    rng = np.random.default_rng(2)
+    b = config.behaviour
+    slow_counts, slow_dropped = [], []
+    for _ in range(config.customers):
+        t = rng.uniform(0, total)
+        rate = rng.gamma(b.rate_shape, b.rate_mean / b.rate_shape)
+        p = rng.beta(b.dropout_a, b.dropout_b)
+        count, dropped = 1, rng.random() < p
+        while not dropped:
+            t += rng.exponential(1 / rate)
+            if t >= total:
+                break
+            count += 1
+            dropped = rng.random() < p
+        slow_counts.append(count)
+        slow_dropped.append(dropped)
+    assert fast_counts.mean() == pytest.approx(np.mean(slow_counts), rel=0.06)
+    assert np.mean(fast_counts == 1) == pytest.approx(np.mean(np.array(slow_counts) == 1), abs=0.03)
+    assert np.mean(~np.isnan(fast.dropout_op)) == pytest.approx(np.mean(slow_dropped), abs=0.03)
+    # Orders are customer-major and time-sorted, all inside the window, first order at arrival.
+    assert (np.diff(fast.order_customer) >= 0).all()
+    same = np.diff(fast.order_customer) == 0
+    assert (np.diff(fast.order_op)[same] >= 0).all()
+    assert fast.order_op.max() < total
+    first = np.r_[0, np.flatnonzero(np.diff(fast.order_customer)) + 1]
+    assert np.array_equal(fast.order_op[first], fast.arrival_op)
