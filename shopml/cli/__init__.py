@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from shopml.cli import data, experiment, features, plan
+from shopml.cli import data, experiment, features, models, plan, report, score, train
 from shopml.errors import ShopmlError
 
 app = typer.Typer(
@@ -27,6 +27,12 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(plan.app, name="plan")
 app.add_typer(experiment.app, name="experiment")
+app.add_typer(train.app, name="train")
+app.add_typer(score.app, name="score")
+app.add_typer(models.app, name="models")
+app.add_typer(report.app, name="report")
+
+# Top-level commands from the model packages are registered below (one block per domain).
 
 err_console = Console(stderr=True)
 

@@ -1,0 +1,5 @@
+"""``shopml score``: score customers for marketing."""
+
+import typer
+
+app = typer.Typer(help="Score customers: churn risk, predicted value and lifecycle segment.", no_args_is_help=True)

@@ -1,0 +1,126 @@
+"""Register models and move the ``champion`` alias only when a new version wins.
+
+A new version becomes champion when it beats the current champion on the *same* evaluation: the runs'
+``evaluation_key`` tags match and the primary metric is better, or, when the keys differ, the caller's
+``rescore`` function re-evaluates the champion on the new evaluation. ``force`` overrides. The decision
+and its reason are written to the new run (tags ``promotion.*``) and the model version (tags).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+from training.names import CHAMPION_ALIAS as CHAMPION
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether a new model version became champion, and why."""
+
+    model_name: str
+    version: str
+    promoted: bool
+    reason: str
+    metric: str
+    new_value: float
+    champion_version: str | None = None
+    champion_value: float | None = None
+
+
+def register_and_promote(
+    client,
+    *,
+    model_name: str,
+    model_uri: str,
+    run_id: str,
+    metric: str,
+    value: float,
+    evaluation_key: str,
+    higher_is_better: bool = True,
+    force: bool = False,
+    rescore: Callable[[str], float] | None = None,
+) -> PromotionDecision:
+    """Register ``model_uri`` under ``model_name`` and decide whether it becomes champion.
+
+    Parameters
+    ----------
+    client
+        An ``mlflow.MlflowClient`` (see :func:`training.tracking.configure_mlflow`).
+    metric, value
+        The primary metric and the new model's value on the evaluation identified by ``evaluation_key``.
+    rescore
+        Called with the champion's ``models:/`` URI when its evaluation differs; returns its metric on the
+        new evaluation. Without it, a champion evaluated differently is kept (the reason says so).
+    """
+    import mlflow
+
+    version = mlflow.register_model(model_uri, model_name).version
+    client.set_model_version_tag(model_name, version, "evaluation_key", evaluation_key)
+    client.set_model_version_tag(model_name, version, metric, repr(float(value)))
+    champion = _current_champion(client, model_name)
+    champion_value = None
+    if force:
+        promoted, reason = True, "forced (--force)"
+    elif champion is None:
+        promoted, reason = True, "first version: no champion yet"
+    else:
+        champion_value = _champion_metric(client, model_name, champion, metric, evaluation_key, rescore)
+        if champion_value is None:
+            promoted = False
+            reason = (
+                f"champion v{champion.version} was evaluated on a different evaluation and cannot be re-scored; "
+                "kept (use --force to promote anyway)"
+            )
+        else:
+            better = value > champion_value if higher_is_better else value < champion_value
+            promoted = bool(better)
+            word = "beats" if better else "does not beat"
+            reason = f"{metric} {value:.4f} {word} champion v{champion.version} ({champion_value:.4f})"
+    if promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    decision = PromotionDecision(
+        model_name=model_name, version=str(version), promoted=promoted, reason=reason, metric=metric,
+        new_value=float(value), champion_version=None if champion is None else str(champion.version),
+        champion_value=champion_value,
+    )
+    client.set_tag(run_id, "promotion.promoted", str(promoted).lower())
+    client.set_tag(run_id, "promotion.reason", reason)
+    client.set_tag(run_id, "promotion.version", str(version))
+    client.set_model_version_tag(model_name, version, "promotion", reason)
+    log.info("%s v%s: %s", model_name, version, reason)
+    return decision
+
+
+def _current_champion(client, model_name: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def _champion_metric(client, model_name, champion, metric, evaluation_key, rescore) -> float | None:
+    tags = champion.tags or {}
+    if tags.get("evaluation_key") == evaluation_key and metric in tags:
+        return float(tags[metric])
+    if rescore is not None:
+        return float(rescore(f"models:/{model_name}/{champion.version}"))
+    return None
+
+
+def champion_summary(client, model_names: list[str]) -> list[dict[str, object]]:
+    """Registered models with their champion version and its key metric tags (for ``shopml models list``)."""
+    rows = []
+    for name in model_names:
+        champion = _current_champion(client, name)
+        if champion is None:
+            rows.append({"model": name, "champion": None, "tags": {}})
+            continue
+        rows.append({"model": name, "champion": str(champion.version), "tags": dict(champion.tags or {}),
+                     "run_id": champion.run_id})
+    return rows
