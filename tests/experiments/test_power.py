@@ -1,0 +1,58 @@
+"""Planning agrees with statsmodels' normal power and inverts itself."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.power import NormalIndPower
+
+from experiments import PlanRequest, minimum_detectable_effect, plan_sample_size, power_at
+from experiments.errors import ExperimentError
+from experiments.metrics import MetricSpec, MetricStats
+from experiments.power import unit_sd_from_stats
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(1, 1000), st.floats(0.1, 50), st.floats(0.005, 0.5), st.integers(100, 10**6),
+       st.sampled_from(["two-sided", "one-sided"]))
+def test_power_matches_statsmodels(baseline, sd, mde, total, test):
+    req = PlanRequest(metric_type="mean", baseline=baseline, unit_sd=sd, mde=mde, test=test)
+    ref = NormalIndPower().power(
+        effect_size=baseline * mde / sd, nobs1=total / 2, alpha=0.05, ratio=1.0,
+        alternative="two-sided" if test == "two-sided" else "larger",
+    )
+    assert power_at(req, total, mde) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+
+
+def test_sample_size_reaches_the_power_and_mde_inverts_it():
+    plan = plan_sample_size(baseline=0.05, mde=0.1, power=0.8, daily_units=10_000)
+    assert plan.power >= 0.8 and plan.days == math.ceil(plan.total_units / 10_000)
+    assert 60_000 < plan.total_units < 65_000  # textbook: about 31k per arm for 5% -> 5.5%
+    back = minimum_detectable_effect(plan.total_units, baseline=0.05, power=0.8)
+    assert back.mde == pytest.approx(0.1, rel=1e-3)
+
+
+def test_cuped_shrinks_and_sequential_grows_the_sample():
+    base = dict(metric_type="mean", baseline=50, unit_sd=80, mde=0.05)
+    plain = plan_sample_size(**base).total_units
+    assert plan_sample_size(**base, cuped_r2=0.5).total_units == pytest.approx(plain / 2, rel=0.01)
+    assert plan_sample_size(**base, sequential=True).total_units > plain
+    assert plan_sample_size(**base, weights=[0.25, 0.25, 0.25, 0.25]).total_units > 2 * plain
+
+
+def test_quantile_unit_sd_from_pilot_statistics():
+    metric = MetricSpec(name="p50", type="quantile", quantile=0.5)
+    sd = unit_sd_from_stats(MetricStats(n=400, estimate=10, lower=9.02, upper=10.98), metric)
+    assert sd == pytest.approx(0.5 * 20, rel=1e-3)  # se = 0.98 / 1.96 = 0.5, times sqrt(400)
+
+
+def test_bad_plans_are_explained():
+    with pytest.raises(ExperimentError, match="leaves"):
+        plan_sample_size(baseline=0.6, mde=1.0)
+    with pytest.raises(ValueError, match="unit_sd"):
+        PlanRequest(metric_type="mean", baseline=10, mde=0.1)
+    with pytest.raises(ValueError, match="sum to"):
+        PlanRequest(baseline=0.1, mde=0.1, weights=[0.5, 0.6])
