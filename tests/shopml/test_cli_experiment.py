@@ -1,0 +1,59 @@
+"""``shopml experiment``: evaluate prints the table and decision, size and assign print their answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from shopml.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+runner = CliRunner()
+
+
+def test_evaluate_example_spec_prints_table_and_decision(tmp_path):
+    result = runner.invoke(app, ["experiment", "evaluate", str(EXAMPLES / "experiment_checkout.json"), "--plot", str(tmp_path / "f.png")])
+    assert result.exit_code == 0, result.output
+    assert "decision: ship one-page" in result.output and "conversion" in result.output
+    assert (tmp_path / "f.png").exists()
+
+
+def test_evaluate_raw_parquet(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"user": range(2000), "arm": rng.choice(["control", "b"], 2000), "conv": rng.binomial(1, 0.3, 2000)})
+    rows.to_parquet(tmp_path / "rows.parquet")
+    spec = {"name": "raw", "variants": [{"name": "control", "weight": 0.5, "control": True}, {"name": "b", "weight": 0.5}],
+            "metrics": [{"name": "conv", "type": "proportion"}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    result = runner.invoke(app, ["experiment", "evaluate", str(tmp_path / "spec.json"), "--raw", str(tmp_path / "rows.parquet"),
+                                 "--unit-column", "user", "--variant-column", "arm", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["srm"]["observed"]["control"] + json.loads(result.output)["srm"]["observed"]["b"] == 2000
+
+
+def test_size_and_assign():
+    result = runner.invoke(app, ["experiment", "size", "--baseline", "0.05", "--mde", "0.1", "--daily-units", "10000"])
+    assert result.exit_code == 0 and "62462 units in total" in result.output and "7 days" in result.output
+    result = runner.invoke(app, ["experiment", "assign", "checkout", "user-42"])
+    assert result.exit_code == 0 and result.output.split() == ["user-42", "control", "assigned"]
+
+
+def test_user_mistake_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import pytest
+
+    from shopml.cli import main
+
+    spec = json.loads((EXAMPLES / "experiment_checkout.json").read_text())
+    spec["variants"][1]["weight"] = 0.7
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    monkeypatch.setattr(sys, "argv", ["shopml", "experiment", "evaluate", str(tmp_path / "bad.json")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    assert "sum to 1.2" in capsys.readouterr().err
