@@ -94,7 +94,7 @@ def time_feasible(model: IntegerModel, routes: list[list[int]]) -> bool:
     return True
 
 
-def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False):
+def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False, fixed_costs: bool = True):
     from ortools.constraint_solver import pywrapcp
 
     manager = pywrapcp.RoutingIndexManager(model.n_nodes, model.n_vehicles, model.starts, model.ends)
@@ -102,7 +102,8 @@ def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False):
     cost_cbs = [routing.RegisterTransitMatrix(m) for m in model.arc_costs]
     for v in range(model.n_vehicles):
         routing.SetArcCostEvaluatorOfVehicle(cost_cbs[model.vehicle_arc_cost[v]], v)
-        routing.SetFixedCostOfVehicle(model.fixed_costs[v], v)
+        if fixed_costs:
+            routing.SetFixedCostOfVehicle(model.fixed_costs[v], v)
     time_cbs = [routing.RegisterTransitMatrix(m) for m in model.times]
     routing.AddDimensionWithVehicleTransits(
         [time_cbs[t] for t in model.vehicle_time], model.horizon, model.horizon, False, "time"
@@ -147,23 +148,27 @@ def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False):
 def search(
     model: IntegerModel,
     config: SearchConfig,
-    seconds: float,
+    deadline: float,
     allowed: list[int] | None = None,
     initial: list[list[int]] | None = None,
     stop_below: int | None = None,
     soft_windows: bool = False,
+    fixed_costs: bool = True,
 ) -> list[list[int]] | None:
-    """One OR-Tools solve; returns stop nodes per vehicle, or ``None`` when nothing was found in time."""
+    """One OR-Tools solve until ``deadline`` (``time.monotonic()``, model building included).
+
+    Returns stop nodes per vehicle, or ``None`` when nothing was found in time.
+    """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     allowed = [v for v in (allowed if allowed is not None else range(model.n_vehicles)) if model.usable[v]]
     if not allowed:
         return [[] for _ in range(model.n_vehicles)]
-    manager, routing = _build(model, allowed, soft_windows)
+    manager, routing = _build(model, allowed, soft_windows, fixed_costs)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, config.first_solution)
     params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic)
-    params.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+    params.time_limit.FromMilliseconds(max(10, int((deadline - time.monotonic()) * 1000)))
     if stop_below is not None:
 
         def _stop_if_complete() -> None:
@@ -195,25 +200,25 @@ def search(
 
 
 def run_worker(
-    model: IntegerModel, config: SearchConfig, seconds: float, initial: list[list[int]] | None = None
+    model: IntegerModel, config: SearchConfig, deadline: float, initial: list[list[int]] | None = None
 ) -> WorkerResult:
-    """A whole search within ``seconds``: plain, or with fleet minimisation for the ``vehicles`` objective."""
-    started = time.perf_counter()
-    deadline = started + seconds
+    """A whole search until ``deadline``: plain, or with fleet minimisation for the ``vehicles`` objective."""
+    started = time.monotonic()
+    seconds = max(0.0, deadline - started)
     log: list[str] = []
 
     def left() -> float:
-        return deadline - time.perf_counter()
+        return deadline - time.monotonic()
 
     if not config.fleet_minimisation:
-        routes = search(model, config, seconds, initial=initial)
+        routes = search(model, config, deadline, initial=initial)
         objective = None if routes is None else evaluate(model, routes)
-        return WorkerResult(config, routes, objective, time.perf_counter() - started, log)
+        return WorkerResult(config, routes, objective, time.monotonic() - started, log)
 
     complete = min(model.penalties, default=0)
-    routes = search(model, config, max(0.2, 0.15 * seconds), initial=initial)
+    routes = search(model, config, started + max(0.2, 0.15 * seconds), initial=initial)
     if routes is None:
-        return WorkerResult(config, None, None, time.perf_counter() - started, ["no first solution"])
+        return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
     reserve = 0.3 * seconds
     attempt = max(0.3, 0.12 * seconds)
@@ -226,39 +231,43 @@ def run_worker(
         victim = by_size[min(failures, len(by_size) - 1)]
         start = [[] if v == victim else r for v, r in enumerate(routes)]
         allowed = [v for v in used if v != victim]
-        budget = min(attempt, left() - reserve)
-        tick = time.perf_counter()
+        tick = time.monotonic()
+        until = tick + min(attempt, left() - reserve)
         threshold = sum(model.fixed_costs[v] for v in allowed) + max(model.fixed_costs)
         candidate = search(
-            model, config, budget, allowed=allowed, initial=start, stop_below=threshold, soft_windows=True
+            model, config, until, allowed=allowed, initial=start, stop_below=threshold, soft_windows=True
         )
         if candidate is not None and evaluate(model, candidate) < complete and time_feasible(model, candidate):
             routes = candidate
             failures = 0
-            log.append(f"removed a route: {len(allowed)} vehicles in {time.perf_counter() - tick:.1f}s")
+            log.append(f"removed a route: {len(allowed)} vehicles in {time.monotonic() - tick:.1f}s")
         else:
             failures += 1
             log.append(f"could not empty a route of {len(routes[victim])} stops")
     used = [v for v, r in enumerate(routes) if r]
     if left() > 0.05:
-        final = search(model, config, left(), allowed=used, initial=routes)
+        # the fleet is fixed now; without the large vehicle cost, guided local search weighs arcs properly
+        final = search(model, config, deadline, allowed=used, initial=routes, fixed_costs=False)
         if final is not None and evaluate(model, final) <= evaluate(model, routes):
             routes = final
-    return WorkerResult(config, routes, evaluate(model, routes), time.perf_counter() - started, log)
+    return WorkerResult(config, routes, evaluate(model, routes), time.monotonic() - started, log)
 
 
 def solve_model(
-    model: IntegerModel, options: Options, seconds: float, initial: list[list[int]] | None = None
+    model: IntegerModel, options: Options, deadline: float, initial: list[list[int]] | None = None
 ) -> tuple[WorkerResult, list[WorkerResult]]:
-    """Run one worker per config (in processes when there are several) and keep the lowest objective."""
+    """Run one worker per config until ``deadline`` (``time.monotonic()``) and keep the lowest objective.
+
+    Several workers run in separate processes (the routing solver is single-threaded).
+    """
     configs = worker_configs(options)
     if len(configs) == 1:
-        results = [run_worker(model, configs[0], seconds, initial)]
+        results = [run_worker(model, configs[0], deadline, initial)]
     else:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         with ProcessPoolExecutor(max_workers=len(configs), mp_context=context) as pool:
-            futures = [pool.submit(run_worker, model, c, seconds, initial) for c in configs]
+            futures = [pool.submit(run_worker, model, c, deadline, initial) for c in configs]
             results = [f.result() for f in futures]
     for result in results:
         logger.info("worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log)

@@ -1,0 +1,151 @@
+"""The allocation request as a planner sends it (JSON file, service body), and the solver options.
+
+:class:`AllocationRequest` validates field types and ranges with pydantic, then turns itself into the same
+pandas frames a Python caller passes to :func:`optimization.allocation.problem.build_problem`, which checks the
+references between tables. Both entry points therefore share one set of rules and error messages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Self
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_TIME_LIMIT_S = 3600.0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AllocationOptions(_Model):
+    """Cost defaults and solver choices. Costs are per unit, in the shop currency."""
+
+    method: Literal["auto", "flow", "lp", "mip"] = Field(
+        "auto",
+        description="auto: min-cost flow per SKU, LP when warehouse capacity couples SKUs, MIP when lots or "
+        "lane fixed costs are asked for.",
+    )
+    allow_transfers: bool = Field(True, description="Allow moving stock between warehouses before shipping.")
+    shipping_per_km: float = Field(0.001, ge=0, allow_inf_nan=False, description="Default parcel rate per unit-km.")
+    shipping_base: float = Field(1.0, ge=0, allow_inf_nan=False, description="Default handling per unit shipped.")
+    transfer_per_km: float = Field(0.0002, ge=0, allow_inf_nan=False, description="Default bulk rate per unit-km.")
+    transfer_base: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default handling per unit moved.")
+    shortage_penalty: float = Field(10.0, ge=0, allow_inf_nan=False, description="Default lost margin per unit short.")
+    holding_cost: float = Field(0.5, ge=0, allow_inf_nan=False, description="Default cost per unit left unsold.")
+    shortage_pieces: int = Field(1, ge=1, le=8, description="Linear pieces of the shortage curve per quantile gap.")
+    min_lot: int | None = Field(None, ge=1, description="Smallest shipment of one SKU on one lane (MIP).")
+    lane_fixed_cost: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Fixed cost of using a warehouse-region lane at all (MIP)."
+    )
+    integer_units: bool = Field(False, description="Force whole units in the MIP (flow and LP are whole already).")
+    time_limit_s: float = Field(60.0, gt=0, le=MAX_TIME_LIMIT_S, description="Solver time limit (LP and MIP).")
+    relative_gap: float = Field(1e-4, ge=0, le=1, description="MIP stops when the relative gap is below this.")
+
+    @property
+    def has_discrete_rules(self) -> bool:
+        """Minimum lots or lane fixed costs: only the MIP can honour them."""
+        return self.min_lot is not None or bool(self.lane_fixed_cost)
+
+
+class WarehouseIn(_Model):
+    warehouse_id: str = Field(..., min_length=1)
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+    capacity: int | None = Field(None, ge=0, description="Units the warehouse can hold; none means unlimited.")
+
+
+class RegionIn(_Model):
+    region: str = Field(..., min_length=1)
+    lat: float = Field(..., ge=-90, le=90)
+    lon: float = Field(..., ge=-180, le=180)
+
+
+class StockIn(_Model):
+    warehouse_id: str
+    sku: str = Field(..., min_length=1)
+    on_hand: int = Field(..., ge=0)
+
+
+class DemandIn(_Model):
+    """Demand of one SKU in one region: ``demand`` (a point value) or ``quantiles`` like ``{"p10": 2, ...}``."""
+
+    sku: str = Field(..., min_length=1)
+    region: str
+    demand: float | None = Field(None, ge=0, allow_inf_nan=False)
+    quantiles: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.demand is None) == (self.quantiles is None):
+            raise ValueError(f"sku {self.sku} region {self.region}: give either demand or quantiles, not both or neither")
+        if self.quantiles is not None:
+            for name, value in self.quantiles.items():
+                if not name.startswith("p") or not value >= 0 or value == float("inf"):
+                    raise ValueError(
+                        f"sku {self.sku} region {self.region}: quantile {name}={value}; names are pNN, values finite >= 0"
+                    )
+        return self
+
+
+class SkuCostIn(_Model):
+    sku: str = Field(..., min_length=1)
+    shortage_penalty: float | None = Field(None, ge=0, allow_inf_nan=False)
+    holding_cost: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
+class AllocationRequest(_Model):
+    """Warehouses, regions, stock and demand for one planning period, plus optional costs and options.
+
+    ``shipping_cost`` maps warehouse id to region to cost per unit, ``transfer_cost`` warehouse to warehouse;
+    when absent, costs come from great-circle distances and the option rates.
+    """
+
+    warehouses: list[WarehouseIn] = Field(..., min_length=1)
+    regions: list[RegionIn] = Field(..., min_length=1)
+    stock: list[StockIn] = Field(default_factory=list)
+    demand: list[DemandIn] = Field(..., min_length=1)
+    skus: list[SkuCostIn] = Field(default_factory=list)
+    shipping_cost: dict[str, dict[str, float]] | None = None
+    transfer_cost: dict[str, dict[str, float]] | None = None
+    options: AllocationOptions = Field(default_factory=AllocationOptions)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> AllocationRequest:
+        """Read and validate a JSON request file."""
+        return cls.model_validate(json.loads(Path(path).read_text()))
+
+    def frames(self) -> dict[str, pd.DataFrame | None]:
+        """The request as the canonical frames :func:`build_problem` accepts."""
+        warehouses = pd.DataFrame([w.model_dump() for w in self.warehouses])
+        regions = pd.DataFrame([r.model_dump() for r in self.regions])
+        stock = pd.DataFrame([s.model_dump() for s in self.stock], columns=["warehouse_id", "sku", "on_hand"])
+        rows = []
+        for d in self.demand:
+            row: dict[str, object] = {"sku": d.sku, "region": d.region}
+            if d.demand is not None:
+                row["demand"] = d.demand
+            else:
+                row.update(d.quantiles or {})
+            rows.append(row)
+        demand = pd.DataFrame(rows)
+        skus = pd.DataFrame([s.model_dump() for s in self.skus]) if self.skus else None
+        ship = pd.DataFrame(self.shipping_cost).T if self.shipping_cost is not None else None
+        transfer = pd.DataFrame(self.transfer_cost).T if self.transfer_cost is not None else None
+        return {
+            "warehouses": warehouses,
+            "regions": regions,
+            "stock": stock,
+            "demand": demand,
+            "sku_costs": skus,
+            "shipping_cost": ship,
+            "transfer_cost": transfer,
+        }
+
+    def to_problem(self):  # -> AllocationProblem (import kept lazy to avoid a cycle)
+        from optimization.allocation.problem import build_problem
+
+        return build_problem(**self.frames(), options=self.options)
