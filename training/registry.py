@@ -124,3 +124,47 @@ def champion_summary(client, model_names: list[str]) -> list[dict[str, object]]:
         rows.append({"model": name, "champion": str(champion.version), "tags": dict(champion.tags or {}),
                      "run_id": champion.run_id})
     return rows
+
+
+def version_history(client, model_name: str) -> list[dict[str, object]]:
+    """All versions of ``model_name``, newest first, with their promotion reason and champion flag."""
+    from datetime import datetime, timezone
+
+    from mlflow.exceptions import MlflowException
+
+    from shopml.errors import ShopmlError
+
+    try:
+        versions = client.search_model_versions(f"name='{model_name}'")
+    except MlflowException as exc:
+        raise ShopmlError(f"cannot read the registry for model {model_name!r}: {exc}") from exc
+    if not versions:
+        raise ShopmlError(f"no registered model named {model_name!r}; train it first or check the name")
+    champion = _current_champion(client, model_name)
+    rows = []
+    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        created = datetime.fromtimestamp(v.creation_timestamp / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        rows.append({
+            "version": str(v.version), "champion": champion is not None and str(champion.version) == str(v.version),
+            "created": created, "promotion": (v.tags or {}).get("promotion", ""), "run_id": v.run_id,
+        })
+    return rows
+
+
+def set_champion(client, model_name: str, version: str, reason: str) -> str | None:
+    """Move the champion alias to ``version`` by hand; returns the previous champion version (or None)."""
+    from mlflow.exceptions import MlflowException
+
+    from shopml.errors import ShopmlError
+
+    try:
+        client.get_model_version(model_name, version)
+    except MlflowException as exc:
+        raise ShopmlError(
+            f"model {model_name!r} has no version {version}; see `shopml models history {model_name}`"
+        ) from exc
+    previous = _current_champion(client, model_name)
+    client.set_registered_model_alias(model_name, CHAMPION, version)
+    client.set_model_version_tag(model_name, version, "promotion", f"{reason} (set by hand)")
+    log.info("%s: champion set to v%s by hand", model_name, version)
+    return None if previous is None else str(previous.version)
