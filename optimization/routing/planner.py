@@ -28,8 +28,7 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     violations, never as feasible.
     """
     started = time.monotonic()
-    if not isinstance(request, RouteRequest):
-        request = RouteRequest.model_validate(request)
+    request = RouteRequest.parse(request)
     if time_limit is not None:
         if not 0 < time_limit <= MAX_TIME_LIMIT_S:
             raise RoutingRequestError(f"time_limit {time_limit} must be in (0, {MAX_TIME_LIMIT_S:g}] seconds")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shopml.errors import ShopmlError
 
@@ -42,10 +42,10 @@ class _Model(BaseModel):
 class Location(_Model):
     """A point: either ``lat``/``lon`` in degrees or planar ``x``/``y`` (benchmarks, own coordinates)."""
 
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    x: float | None = None
-    y: float | None = None
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    x: float | None = Field(None, allow_inf_nan=False)
+    y: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -179,6 +179,20 @@ class RouteRequest(_Model):
         None, description="A previous plan: vehicle id -> ordered stop ids; used as the starting solution."
     )
 
+    @classmethod
+    def parse(cls, payload: RouteRequest | dict[str, Any]) -> RouteRequest:
+        """Validate a JSON-like payload; every mistake becomes a :class:`RoutingRequestError`.
+
+        Pydantic's field errors are rewritten to name the item by id (``stops[3] 'order-7'.time_windows.0``),
+        so that a caller (CLI, service) gets one ``ShopmlError`` type with a message it can show as is.
+        """
+        if isinstance(payload, RouteRequest):
+            return payload
+        try:
+            return cls.model_validate(payload)
+        except ValidationError as exc:
+            raise RoutingRequestError(describe_validation_error(exc, payload)) from exc
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if not self.vehicles:
@@ -273,3 +287,26 @@ def _check_matrix(name: str, matrix: list[list[float]] | None, n: int) -> None:
                 raise RoutingRequestError(
                     f"travel.{name}[{i}][{j}] = {value}; entries must be finite and non-negative"
                 )
+
+
+def describe_validation_error(exc: ValidationError, payload: Any) -> str:
+    """One line per problem (at most five), each naming the field path and, for list items, their id."""
+    problems = []
+    for error in exc.errors()[:5]:
+        parts: list[str] = []
+        node = payload
+        for key in error["loc"]:
+            if isinstance(key, int) and parts:
+                item = node[key] if isinstance(node, list) and key < len(node) else None
+                item_id = item.get("id") if isinstance(item, dict) else None
+                parts[-1] += f"[{key}]" + (f" {item_id!r}" if item_id is not None else "")
+            else:
+                parts.append(str(key))
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                node = None
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{'.'.join(parts) or 'request'}: {message}")
+    more = exc.error_count() - len(problems)
+    return "invalid route request: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

@@ -138,6 +138,8 @@ def verify_plan(request: RouteRequest, plan: RoutePlan) -> Verification:
         out.distance += dist
         out.vehicles += 1
     unserved = {u.stop_id for u in plan.unserved}
+    for sid in sorted(unserved - set(stops)):
+        bad(f"unserved stop {sid!r} is not in the request")
     for sid in stops:
         if sid not in served and sid not in unserved:
             bad(f"stop {sid!r} is neither served nor listed as unserved")
