@@ -104,14 +104,24 @@ class ShortageCurves:
 
     def median(self) -> np.ndarray:
         """The demand at ``F = 0.5`` of each pair (the p50 when it was given)."""
-        x, f = self.knots_x, self.knots_f
-        out = x[:, 0].copy()
-        for i in range(x.shape[1] - 1):
-            width = f[:, i + 1] - f[:, i]
-            inside = (f[:, i] < 0.5) & (f[:, i + 1] >= 0.5) & (width > 0)
-            t = np.divide(0.5 - f[:, i], width, out=np.zeros_like(width), where=width > 0)
-            out = np.where(inside, x[:, i] + t * (x[:, i + 1] - x[:, i]), out)
-        return out
+        return self.quantile(0.5)
+
+    def quantile(self, level: float | np.ndarray) -> np.ndarray:
+        """The demand at ``F = level`` of each pair (a scalar level or one level per pair)."""
+        return cdf_quantile(self.knots_x, self.knots_f, level)
+
+
+def cdf_quantile(knots_x: np.ndarray, knots_f: np.ndarray, level: float | np.ndarray) -> np.ndarray:
+    """Invert piecewise-linear CDFs given by knots at ``level`` (scalar or ``(N,)``); the left end of flats."""
+    x, f = np.asarray(knots_x, dtype=float), np.asarray(knots_f, dtype=float)
+    a = np.broadcast_to(np.asarray(level, dtype=float), x.shape[:1])
+    out = x[:, 0].copy()
+    for i in range(x.shape[1] - 1):
+        width = f[:, i + 1] - f[:, i]
+        inside = (f[:, i] < a) & (f[:, i + 1] >= a) & (width > 0)
+        t = np.divide(a - f[:, i], width, out=np.zeros_like(width), where=width > 0)
+        out = np.where(inside, x[:, i] + t * (x[:, i + 1] - x[:, i]), out)
+    return out
 
 
 def _exact_shortage(knots_x: np.ndarray, knots_f: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -199,43 +209,39 @@ def build_curves(knots_x: np.ndarray, knots_f: np.ndarray, pieces: int = 1) -> S
     )
 
 
-def demand_from_forecast(forecast: pd.DataFrame, *, horizons: list[int] | None = None) -> pd.DataFrame:
-    """Collapse a forecaster's per-period quantiles into one planning period per (SKU, region).
+ALL_REGIONS = "ALL"
 
-    The forecaster returns ``sku, region, period_start, horizon, p10, p50, p90`` (any ``pNN`` levels). The
-    planning period is the sum of the chosen horizons (all by default). Approximation: the period's median is
-    the sum of the medians, and each other quantile sits ``sqrt(sum over periods of (q_a - p50)^2)`` away from
-    it, on the same side. That is exact for independent normal periods and keeps each side's skew otherwise;
-    it ignores correlation between periods, so it understates the spread when demand drifts for weeks.
+
+def sum_quantiles(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Quantiles of a sum of independent parts: the rows of ``frame`` grouped by ``keys``.
+
+    The median of the sum is the sum of the medians, and each other quantile sits
+    ``sqrt(sum of (q_a - p50)^2)`` away from it on its own side. That is exact for independent normal parts
+    and keeps each side's skew otherwise; it ignores correlation between parts, so it understates the spread
+    when parts move together (weeks of one trend, regions hit by one promotion).
 
     Returns
     -------
     pandas.DataFrame
-        ``sku, region`` and the same ``pNN`` columns, one row per pair.
+        ``keys`` and the same ``pNN`` columns, one row per group, quantiles clipped at zero and non-crossing.
     """
-    levels = quantile_levels(forecast.columns)
-    missing = [c for c in ("sku", "region") if c not in forecast.columns]
+    levels = quantile_levels(frame.columns)
+    missing = [c for c in keys if c not in frame.columns]
     if missing or "p50" not in levels:
         raise AllocationInputError(
-            f"forecast frame lacks {', '.join(missing + ([] if 'p50' in levels else ['p50']))}; expected columns "
-            "sku, region, horizon, p10, p50, p90 (any pNN quantiles including p50)"
+            f"quantile frame lacks {', '.join(missing + ([] if 'p50' in levels else ['p50']))}; expected columns "
+            f"{', '.join(keys)}, p10, p50, p90 (any pNN quantiles including p50)"
         )
-    frame = forecast
-    if horizons is not None:
-        if "horizon" not in frame.columns:
-            raise AllocationInputError("forecast frame has no 'horizon' column; drop horizons= or add the column")
-        frame = frame.loc[frame["horizon"].isin(horizons)]
     cols = list(levels)
     values = frame[cols].to_numpy(dtype=float)
     if np.isnan(values).any():
-        raise AllocationInputError(f"forecast frame has missing values in {cols}; every row needs every quantile")
+        raise AllocationInputError(f"quantile frame has missing values in {cols}; every row needs every quantile")
     median = frame["p50"].to_numpy(dtype=float)
-    dev2 = (values - median[:, None]) ** 2
-    work = pd.DataFrame(dev2, columns=cols)
+    work = pd.DataFrame((values - median[:, None]) ** 2, columns=cols)
     work["p50_sum"] = median
-    work["sku"] = frame["sku"].to_numpy()
-    work["region"] = frame["region"].to_numpy()
-    agg = work.groupby(["sku", "region"], sort=True).sum()
+    for key in keys:
+        work[key] = frame[key].astype("str").to_numpy()
+    agg = work.groupby(keys, sort=True).sum()
     out = pd.DataFrame(index=agg.index)
     for col, level in levels.items():
         spread = np.sqrt(agg[col].to_numpy())
@@ -244,3 +250,43 @@ def demand_from_forecast(forecast: pd.DataFrame, *, horizons: list[int] | None =
     out = out.clip(lower=0.0)
     out[cols] = np.maximum.accumulate(out[cols].to_numpy(), axis=1)
     return out.reset_index()
+
+
+def demand_from_forecast(forecast: pd.DataFrame, *, horizons: list[int] | None = None) -> pd.DataFrame:
+    """Collapse a forecaster's per-period quantiles into one planning period per (SKU, region).
+
+    The forecaster returns ``sku, region, period_start, horizon, p10, p50, p90`` (any ``pNN`` levels). The
+    planning period is the sum of the chosen horizons (all by default), combined with :func:`sum_quantiles`.
+    Rows of the all-regions total (region ``"ALL"``) are dropped when per-region rows exist for the same SKU,
+    since they would count the same demand twice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sku, region`` and the same ``pNN`` columns, one row per pair.
+    """
+    missing = [c for c in ("sku", "region") if c not in forecast.columns]
+    if missing:
+        raise AllocationInputError(
+            f"forecast frame lacks {', '.join(missing)}; expected columns sku, region, horizon, p10, p50, p90"
+        )
+    frame = forecast
+    if horizons is not None:
+        if "horizon" not in frame.columns:
+            raise AllocationInputError("forecast frame has no 'horizon' column; drop horizons= or add the column")
+        frame = frame.loc[frame["horizon"].isin(horizons)]
+        if frame.empty:
+            raise AllocationInputError(f"forecast frame has no rows for horizons {horizons}; pick horizons it covers")
+    region = frame["region"].astype("str")
+    is_total = region == ALL_REGIONS
+    if is_total.any() and (~is_total).any():
+        regional_skus = set(frame.loc[~is_total, "sku"].astype("str"))
+        drop = is_total & frame["sku"].astype("str").isin(regional_skus)
+        log.info("dropping %d all-regions forecast rows of SKUs forecast per region", int(drop.sum()))
+        frame = frame.loc[~drop]
+    return sum_quantiles(frame, ["sku", "region"])
+
+
+def is_forecast_frame(frame: pd.DataFrame) -> bool:
+    """Whether a demand frame is per forecast period (has ``horizon`` or ``period_start``) and needs collapsing."""
+    return "horizon" in frame.columns or "period_start" in frame.columns

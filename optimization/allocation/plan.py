@@ -53,6 +53,7 @@ class AllocationPlan:
     objective_bound: float | None = None
     capacity_duals: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    verification: VerificationReport | None = None
 
     # ---- quantities -------------------------------------------------------------------------------------
     @cached_property
@@ -210,6 +211,8 @@ class AllocationPlan:
             "fill_rate": self.fill_rate,
             "build_seconds": self.build_seconds,
             "solve_seconds": self.solve_seconds,
+            "verified": None if self.verification is None else self.verification.ok,
+            "violations": [] if self.verification is None else list(self.verification.violations),
             "binding": self.binding(),
             "fill_rate_by_region": {str(k): float(v) for k, v in self.fill_rate_by_region().items()},
             "fill_rate_by_sku": {str(k): float(v) for k, v in self.fill_rate_by_sku().items()},

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from optimization.allocation.costs import shipping_cost_matrix, transfer_cost_matrix
-from optimization.allocation.demand import ShortageCurves, build_curves, point_knots, quantile_knots, quantile_levels
+from optimization.allocation.demand import (
+    ShortageCurves,
+    build_curves,
+    demand_from_forecast,
+    is_forecast_frame,
+    quantile_knots,
+    quantile_levels,
+)
 from optimization.allocation.errors import AllocationInputError
 from optimization.allocation.request import AllocationOptions
 
@@ -203,7 +210,9 @@ def build_problem(
         Frames shaped like the ``warehouses`` (capacity optional), ``regions`` and ``stock`` contracts.
     demand
         ``sku, region, demand`` (point) or ``sku, region, p10, p50, p90, ...`` (quantiles for the period);
-        with both, rows with a non-null ``demand`` are point rows. Several rows for one pair are an error.
+        with both, rows with a non-null ``demand`` are point rows. Several rows for one pair are an error,
+        except in the forecaster's frame (with ``horizon`` / ``period_start``), whose periods are summed by
+        :func:`demand_from_forecast`.
     sku_costs
         Optional ``sku, shortage_penalty, holding_cost``; missing values use the option defaults.
     shipping_cost, transfer_cost
@@ -215,6 +224,8 @@ def build_problem(
     _require(regions, "regions", ["region", "lat", "lon"])
     _require(stock, "stock", ["warehouse_id", "sku", "on_hand"])
     _require(demand, "demand", ["sku", "region"])
+    if is_forecast_frame(demand) and "demand" not in demand.columns:
+        demand = demand_from_forecast(demand)
     wh = _ids(warehouses["warehouse_id"], "warehouses.warehouse_id")
     rg = _ids(regions["region"], "regions.region")
     for frame, name in ((warehouses, "warehouses"), (regions, "regions")):

@@ -118,6 +118,24 @@ class AllocationRequest(_Model):
         """Read and validate a JSON request file."""
         return cls.model_validate(json.loads(Path(path).read_text()))
 
+    def with_demand(self, demand: pd.DataFrame) -> AllocationRequest:
+        """A copy whose demand comes from a frame: ``sku, region`` with ``demand`` or ``pNN`` quantile columns,
+        or the forecaster's tidy frame (``period_start``/``horizon`` rows are summed per pair first)."""
+        from optimization.allocation.demand import demand_from_forecast, is_forecast_frame, quantile_levels
+
+        if is_forecast_frame(demand) and "demand" not in demand.columns:
+            demand = demand_from_forecast(demand)
+        levels = list(quantile_levels(demand.columns))
+        rows = []
+        for rec in demand.to_dict(orient="records"):
+            point = rec.get("demand")
+            if point is not None and point == point:
+                rows.append(DemandIn(sku=str(rec["sku"]), region=str(rec["region"]), demand=float(point)))
+            else:
+                rows.append(DemandIn(sku=str(rec["sku"]), region=str(rec["region"]),
+                                     quantiles={c: float(rec[c]) for c in levels}))
+        return self.model_copy(update={"demand": rows})
+
     def frames(self) -> dict[str, pd.DataFrame | None]:
         """The request as the canonical frames :func:`build_problem` accepts."""
         warehouses = pd.DataFrame([w.model_dump() for w in self.warehouses])
