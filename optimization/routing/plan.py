@@ -108,6 +108,7 @@ class RoutePlan:
             "totals": {
                 "vehicles": self.vehicles_used,
                 "stops_served": sum(len(r.visits) for r in self.routes),
+                "stops_unserved": len(self.unserved),
                 "distance": self.distance,
                 "duration": self.duration,
                 "cost": self.cost,
@@ -124,15 +125,30 @@ class RoutePlan:
             Path(path).write_text(text)
         return text
 
-    def summary(self) -> str:
-        """A plain-text table: one line per route, totals, then unserved stops with reasons."""
+    def summary(self, clock: bool = False, stops: bool = False) -> str:
+        """A plain-text table: one line per route, totals, then unserved stops with reasons.
+
+        ``clock`` shows times as ``HH:MM`` (minutes from midnight, the geographic convention); ``stops`` adds
+        one line per visit (arrival, waiting, start of service, departure, load).
+        """
+
+        def when(t: float) -> str:
+            return format_time(t, clock)
+
         head = f"{'vehicle':<12}{'stops':>6}{'distance':>11}{'duration':>11}{'cost':>11}  {'leaves':>8}{'returns':>9}"
         lines = [f"status {self.status}, feasible {self.feasible}, {self.seconds:.1f}s", head, "-" * len(head)]
         for r in self.routes:
             lines.append(
                 f"{r.vehicle_id:<12}{len(r.visits):>6}{r.distance:>11.2f}{r.duration:>11.2f}{r.cost:>11.2f}"
-                f"  {r.departure:>8.1f}{r.return_time:>9.1f}"
+                f"  {when(r.departure):>8}{when(r.return_time):>9}"
             )
+            if stops:
+                for k, v in enumerate(r.visits, 1):
+                    load = ", ".join(f"{d} {x:g}" for d, x in v.load.items())
+                    lines.append(
+                        f"  {k:>3}. {v.stop_id:<14} arrive {when(v.arrival):>8} wait {v.waiting:>6.1f} "
+                        f"serve {when(v.start):>8} leave {when(v.departure):>8}  load {load}"
+                    )
         lines.append("-" * len(head))
         served = sum(len(r.visits) for r in self.routes)
         lines.append(
@@ -178,6 +194,15 @@ class RoutePlan:
             fig.savefig(path, dpi=120, bbox_inches="tight")
             plt.close(fig)
         return fig
+
+
+def format_time(t: float, clock: bool = False) -> str:
+    """``t`` as ``HH:MM`` minutes from midnight (``+1d`` past it) when ``clock``, else with one decimal."""
+    if not clock:
+        return f"{t:.1f}"
+    minutes = round(t)
+    days, minutes = divmod(minutes, 24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}" + (f"+{days}d" if days else "")
 
 
 def schedule_route(

@@ -16,7 +16,7 @@ from optimization.routing.verify import verify_plan
 
 logger = logging.getLogger(__name__)
 
-_FINISH_S = 0.1
+_FINISH_S = 0.15
 """Time kept back for collecting the workers, building and verifying the plan (plus 8 % of the limit)."""
 
 

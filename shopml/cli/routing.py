@@ -19,30 +19,56 @@ def routes(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Where to write the plan JSON (default: <request>.plan.json)."
     ),
+    stops: bool = typer.Option(False, "--stops", help="Also print every visit (arrival, wait, service, load)."),
 ) -> None:
-    """Plan delivery routes (capacities, time windows, shifts) and write the verified plan as JSON."""
+    """Plan delivery routes (capacities, time windows, shifts) and write the verified plan as JSON.
+
+    Exits 1 when the plan fails verification, 2 on a mistake in the request.
+    """
     from optimization.routing import RouteRequest, plan_routes
+    from optimization.routing.plan import format_time
     from shopml.cli._console import console, table
 
     try:
         payload = json.loads(request.read_text())
     except json.JSONDecodeError as exc:
         raise ShopmlError(f"{request}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from exc
-    parsed = RouteRequest.model_validate(payload)
-    plan = plan_routes(parsed, time_limit=time_limit)
+    parsed = RouteRequest.parse(payload)
+    with console.status(f"planning {len(parsed.stops)} stops on {len(parsed.vehicles)} vehicles"):
+        plan = plan_routes(parsed, time_limit=time_limit)
+    clock = parsed.is_geographic  # geographic times are minutes from midnight: show them as HH:MM
+
+    def when(t: float) -> str:
+        return format_time(t, clock)
+
     rows = [
         (r.vehicle_id, len(r.visits), f"{r.distance:.2f}", f"{r.duration:.1f}", f"{r.cost:.2f}",
-         f"{r.departure:.1f}", f"{r.return_time:.1f}")
+         when(r.departure), when(r.return_time), _load(r.load))
         for r in plan.routes
     ]
+    unit = "km" if clock else "units"
     console.print(
         table(
-            f"{plan.vehicles_used} routes, distance {plan.distance:.2f}, cost {plan.cost:.2f} "
+            f"{plan.vehicles_used} routes, {sum(len(r.visits) for r in plan.routes)} stops served, "
+            f"distance {plan.distance:.2f} {unit}, cost {plan.cost:.2f} "
             f"({plan.status}, verified {'ok' if plan.feasible else 'FAILED'}, {plan.seconds:.1f}s)",
-            ["vehicle", "stops", "distance", "duration", "cost", "leaves", "returns"],
+            ["vehicle", "stops", "distance", "duration", "cost", "leaves", "returns", "load"],
             rows,
         )
     )
+    if stops:
+        for r in plan.routes:
+            console.print(
+                table(
+                    f"{r.vehicle_id}: {r.start_depot} {when(r.departure)} -> {r.end_depot} {when(r.return_time)}",
+                    ["#", "stop", "arrival", "wait", "service", "leaves", "load"],
+                    [
+                        (k, v.stop_id, when(v.arrival), f"{v.waiting:.1f}", when(v.start), when(v.departure),
+                         _load(v.load))
+                        for k, v in enumerate(r.visits, 1)
+                    ],
+                )
+            )
     for item in plan.unserved:
         console.print(f"[yellow]unserved[/] {item.stop_id}: {item.reason}", highlight=False)
     for violation in plan.violations:
@@ -55,3 +81,7 @@ def routes(
         console.print(f"routes drawn to {plot}")
     if not plan.feasible:
         raise typer.Exit(1)
+
+
+def _load(load: dict[str, float]) -> str:
+    return ", ".join(f"{amount:g} {name}" for name, amount in load.items())
