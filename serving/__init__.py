@@ -1,1 +1,16 @@
-"""The BentoML service that exposes shopml's predictions, plans and experiment evaluations."""
+"""The BentoML service that exposes shopml's predictions, plans and experiment evaluations.
+
+The service itself is :class:`serving.service.Shopml` (imported by BentoML, not here, because importing BentoML
+is slow). The light public pieces:
+
+* :class:`ServingRuntime` - endpoint logic without BentoML (in-process use and tests);
+* :class:`ModelStore` - champion loading, last-good local copy, reload;
+* :class:`KeyRing`, :class:`Role`, :func:`hash_key` - API keys with roles;
+* request and response models in :mod:`serving.schemas`, limits in :mod:`serving.limits`.
+"""
+
+from serving.auth import KeyRing, Role, hash_key
+from serving.models import ModelStore
+from serving.runtime import ServingRuntime
+
+__all__ = ["KeyRing", "ModelStore", "Role", "ServingRuntime", "hash_key"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +22,29 @@ from pydantic_settings import (
 
 CONFIG_ENV_VAR = "SHOPML_CONFIG"
 DEFAULT_CONFIG_FILE = Path("shopml.toml")
+
+
+class ApiKeySetting(BaseModel):
+    """One API key of the service: a name for logs, the SHA-256 hex digest of the key, and its roles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(..., min_length=1, max_length=100)
+    sha256: str = Field(..., pattern=r"^[0-9a-f]{64}$", description="hashlib.sha256(key.encode()).hexdigest()")
+    roles: tuple[Literal["storefront", "marketing", "logistics", "admin"], ...] = Field(..., min_length=1)
+
+
+DEMO_API_KEYS: tuple[dict[str, object], ...] = (
+    # SHA-256 of the documented demo keys "demo-<role>-key" (docs/serving.md); only hashes live in settings.
+    {"name": "demo-storefront", "roles": ("storefront",),
+     "sha256": "64084db3581b61a39984249dbe669dfb1233118846168bab3408cbe203ffa8de"},
+    {"name": "demo-marketing", "roles": ("marketing",),
+     "sha256": "166f95c5cd45515b971d5706eafcddb550de756192dac3ff0516fae5d879b7aa"},
+    {"name": "demo-logistics", "roles": ("logistics",),
+     "sha256": "db8136c3198a1289fa312e2818a7337016b7fab6b930929dc827339df769ff7f"},
+    {"name": "demo-admin", "roles": ("admin",),
+     "sha256": "ac5bb3526d3be432ba19fb1fc0712d350c160bd2169cd24401c9fcaeaac2d860"},
+)
 
 
 class Settings(BaseSettings):
@@ -35,6 +60,16 @@ class Settings(BaseSettings):
     serve_host: str = Field("127.0.0.1", description="Interface the service binds to.")
     serve_port: int = Field(3000, ge=1, le=65535, description="Port the service listens on.")
     serve_workers: int = Field(1, ge=1, le=64, description="Service worker processes.")
+    serve_threads: int = Field(4, ge=1, le=256, description="Threads per worker for blocking endpoints.")
+    serve_api_keys: list[ApiKeySetting] = Field(
+        default_factory=lambda: [ApiKeySetting(**key) for key in DEMO_API_KEYS],
+        description="Bearer keys of the service, stored as SHA-256 hex digests with their roles; the default "
+        "holds the demo keys (see docs/serving.md), replace them outside a demo.",
+    )
+    serve_max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body.")
+    serve_poll_seconds: float = Field(
+        0.0, ge=0, le=86_400, description="Poll the registry aliases this often and reload new champions (0: never)."
+    )
 
     @property
     def tracking_uri(self) -> str:

@@ -1,0 +1,242 @@
+"""The models the service serves: champion loading, a last-good local copy, and reload without downtime.
+
+Each model package provides ``load_champion(settings) -> (object, version)`` (the agreed interface) and an
+object that saves to and loads from a folder without MLflow. At start-up every model is loaded from the
+registry; after a successful load a copy is saved under ``<data_home>/serving/last_good/<name>/``. When the
+registry cannot be reached (or lost the champion) the copy is served instead and ``/readyz`` and
+``/v1/models`` say so (``source = "local-copy"``). :meth:`ModelStore.reload` loads new objects first and then
+swaps one reference, so requests in flight finish on the old object and none is dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serving.errors import ModelNotLoadedError
+from shopml.errors import NotTrainedError
+
+logger = logging.getLogger(__name__)
+
+LOCAL_COPY = "local-copy"
+REGISTRY = "registry"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a served model comes from: its package, inference class, registry names and train command."""
+
+    name: str
+    module: str
+    class_name: str
+    registry_names: tuple[str, ...]
+    train_hint: str
+
+    def package(self):
+        return importlib.import_module(self.module)
+
+
+def default_specs() -> tuple[ModelSpec, ...]:
+    """The three served models (customer scorer = churn + value champions, recommender, forecaster)."""
+    from training import names
+
+    return (
+        ModelSpec("customers", "training.customers", "CustomerScorer", (names.CHURN, names.CUSTOMER_VALUE),
+                  "shopml train churn && shopml train value"),
+        ModelSpec("recommender", "training.recommend", "Recommender", (names.RECOMMENDER,),
+                  "shopml train recommender"),
+        ModelSpec("forecast", "training.forecast", "Forecaster", (names.DEMAND_FORECAST,), "shopml train forecast"),
+    )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One loaded inference object and where it came from; replaced as a whole on reload."""
+
+    name: str
+    obj: Any
+    version: str
+    versions: dict[str, str]
+    source: str
+    loaded_at: str
+    note: str | None = None
+
+
+@dataclass
+class ModelStatus:
+    name: str
+    error: str | None = None
+
+
+def _version_text(version: Any) -> tuple[str, dict[str, str]]:
+    if isinstance(version, dict):
+        versions = {str(k): str(v) for k, v in version.items()}
+        return ",".join(f"{k}={v}" for k, v in versions.items()), versions
+    return str(version), {}
+
+
+@dataclass
+class ModelStore:
+    """Holds the served models; lookups are one dict read, reloads swap whole entries."""
+
+    settings: Any
+    specs: tuple[ModelSpec, ...] = field(default_factory=default_specs)
+    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    _errors: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    on_change: list[Callable[[LoadedModel], None]] = field(default_factory=list)
+
+    @property
+    def copy_root(self) -> Path:
+        return Path(self.settings.data_home) / "serving" / "last_good"
+
+    def get(self, name: str) -> LoadedModel:
+        """The loaded model ``name``, or :class:`ModelNotLoadedError` (503) saying how to train it."""
+        loaded = self._loaded.get(name)
+        if loaded is None:
+            spec = self._spec(name)
+            reason = self._errors.get(name, "not loaded")
+            raise ModelNotLoadedError(f"model {name!r} is not available ({reason}); run `{spec.train_hint}`")
+        return loaded
+
+    def loaded(self, name: str) -> LoadedModel | None:
+        return self._loaded.get(name)
+
+    def error(self, name: str) -> str | None:
+        return self._errors.get(name)
+
+    @property
+    def ready(self) -> bool:
+        return all(spec.name in self._loaded for spec in self.specs)
+
+    def load_all(self) -> None:
+        """Load every model (registry first, then the local copy); failures are recorded, never raised."""
+        for spec in self.specs:
+            self.load(spec.name)
+
+    def load(self, name: str) -> LoadedModel | None:
+        """Load ``name`` and swap it in; returns the new entry or None (the old one, if any, stays)."""
+        spec = self._spec(name)
+        with self._lock:
+            try:
+                loaded = self._from_registry(spec)
+            except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the local copy
+                registry_error = _short(exc)
+                logger.warning("model %s: registry load failed (%s)", name, registry_error)
+                try:
+                    loaded = self._from_copy(spec, registry_error)
+                except Exception as copy_exc:  # noqa: BLE001
+                    self._errors[name] = f"registry: {registry_error}; local copy: {_short(copy_exc)}"
+                    return None
+            self._loaded[name] = loaded
+            self._errors.pop(name, None)
+        logger.info("model %s version %s loaded from %s", name, loaded.version, loaded.source)
+        for callback in self.on_change:
+            callback(loaded)
+        return loaded
+
+    def reload(self) -> dict[str, str]:
+        """Reload every model; returns the version (or the error) per model."""
+        out = {}
+        for spec in self.specs:
+            loaded = self.load(spec.name)
+            out[spec.name] = loaded.version if loaded else f"failed: {self._errors.get(spec.name)}"
+        return out
+
+    def champion_versions(self) -> dict[str, str | None]:
+        """The registry's current champion version per registry name (None where it has none)."""
+        from mlflow import MlflowClient
+
+        from training.names import CHAMPION_ALIAS
+
+        client = MlflowClient(tracking_uri=self.settings.tracking_uri, registry_uri=self.settings.tracking_uri)
+        out: dict[str, str | None] = {}
+        for spec in self.specs:
+            for registry_name in spec.registry_names:
+                try:
+                    out[registry_name] = client.get_model_version_by_alias(registry_name, CHAMPION_ALIAS).version
+                except Exception:  # noqa: BLE001 - no champion yet
+                    out[registry_name] = None
+        return out
+
+    def poll_once(self) -> list[str]:
+        """Reload the models whose champion alias moved since they were loaded; returns their names."""
+        current = self.champion_versions()
+        changed = []
+        for spec in self.specs:
+            loaded = self._loaded.get(spec.name)
+            wanted = {n: current.get(n) for n in spec.registry_names}
+            if any(v is None for v in wanted.values()):
+                continue
+            have = loaded.versions if loaded and loaded.versions else (
+                {spec.registry_names[0]: loaded.version} if loaded else {}
+            )
+            if loaded is None or loaded.source != REGISTRY or have != wanted:
+                if self.load(spec.name) is not None:
+                    changed.append(spec.name)
+        return changed
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _spec(self, name: str) -> ModelSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def _from_registry(self, spec: ModelSpec) -> LoadedModel:
+        obj, version = spec.package().load_champion(self.settings)
+        text, versions = _version_text(version)
+        if len(spec.registry_names) == 1 and not versions:
+            versions = {spec.registry_names[0]: text}
+        loaded = LoadedModel(spec.name, obj, text, versions, REGISTRY, _now())
+        try:
+            self._save_copy(spec, loaded)
+        except Exception as exc:  # noqa: BLE001 - a failed copy must not stop serving
+            logger.warning("model %s: could not save the local copy (%s)", spec.name, _short(exc))
+        return loaded
+
+    def _save_copy(self, spec: ModelSpec, loaded: LoadedModel) -> None:
+        target = self.copy_root / spec.name
+        meta_path = target / "serving.json"
+        if meta_path.is_file() and json.loads(meta_path.read_text()).get("version") == loaded.version:
+            return
+        staging = self.copy_root / f".{spec.name}.staging"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        loaded.obj.save(staging / "model")
+        (staging / "serving.json").write_text(
+            json.dumps({"version": loaded.version, "versions": loaded.versions, "saved_at": _now()})
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+
+    def _from_copy(self, spec: ModelSpec, registry_error: str) -> LoadedModel:
+        target = self.copy_root / spec.name
+        meta_path = target / "serving.json"
+        if not meta_path.is_file():
+            raise NotTrainedError(f"no local copy in {target}")
+        meta = json.loads(meta_path.read_text())
+        cls = getattr(spec.package(), spec.class_name)
+        obj = cls.load(target / "model")
+        note = f"registry unavailable ({registry_error}); serving the last good local copy saved {meta['saved_at']}"
+        return LoadedModel(spec.name, obj, meta["version"], meta.get("versions", {}), LOCAL_COPY, _now(), note)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return text[:300]

@@ -1,0 +1,197 @@
+"""Request and response bodies of every endpoint, with the limits of :mod:`serving.limits`.
+
+Every request model forbids unknown fields (a typo is a 400 naming the field, not a silently ignored option)
+and bounds every string, list and number, so that one request stays cheap and no input can reach a 5xx.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from experiments.assignment import AssignmentSpec
+from optimization.routing.request import Depot, Objective, Stop, Travel, Vehicle
+from serving import limits
+
+Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID_LENGTH)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- storefront ------------------------------------------------------------------------------------------------
+
+
+class RecommendRequest(Request):
+    """Top-k items for a customer; an unknown or missing customer gets the recommender's fallback list."""
+
+    customer_id: Id | None = Field(None, description="None (a guest) or an unknown id gets popular items.")
+    k: int = Field(10, ge=1, le=limits.MAX_K)
+    exclude: list[Id] = Field(default_factory=list, max_length=limits.MAX_EXCLUDE, description="SKUs to leave out.")
+    country: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    include_purchased: bool = False
+
+
+class Item(Response):
+    sku: str
+    score: float | None
+    source: str
+
+
+class RecommendResponse(Response):
+    customer_id: str | None
+    known_customer: bool
+    items: list[Item]
+    model_version: str
+
+
+class SimilarItemsRequest(Request):
+    """Items bought with ``sku``; an unknown SKU gets the recommender's fallback (popular items)."""
+
+    sku: Id
+    k: int = Field(10, ge=1, le=limits.MAX_K)
+    exclude: list[Id] = Field(default_factory=list, max_length=limits.MAX_EXCLUDE)
+
+
+class SimilarItemsResponse(Response):
+    sku: str
+    known_item: bool
+    items: list[Item]
+    model_version: str
+
+
+class AssignRequest(Request):
+    """The variant a unit sees in an experiment (deterministic hash of experiment, salt and unit)."""
+
+    spec: AssignmentSpec
+    unit_id: Id
+
+
+class AssignResponse(Response):
+    experiment: str
+    unit_id: str
+    variant: str | None
+    reason: str
+    bucket: float
+
+
+# --- marketing -------------------------------------------------------------------------------------------------
+
+
+class CustomerScoreRequest(Request):
+    customer_ids: list[Id] = Field(..., min_length=1, max_length=limits.MAX_SCORE_CUSTOMERS)
+
+
+class CustomerScore(Response):
+    customer_id: str
+    churn_probability: float
+    predicted_value: float
+    p_alive: float
+    expected_orders: float
+    segment: str
+
+
+class CustomerScoreResponse(Response):
+    as_of: str = Field(description="Cutoff of the feature table the scores were computed from.")
+    model_versions: dict[str, str]
+    customers: list[CustomerScore]
+    unknown: list[str] = Field(description="Ids without a row in the feature table (no purchase before as_of).")
+
+
+class AudienceRequest(Request):
+    """Customers matching every given filter, by predicted value (highest first), one page or a CSV file."""
+
+    segments: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(None, max_length=50)
+    min_value: Finite | None = Field(None, description="Smallest predicted value.")
+    min_churn_probability: float | None = Field(None, ge=0, le=1)
+    max_churn_probability: float | None = Field(None, ge=0, le=1)
+    min_p_alive: float | None = Field(None, ge=0, le=1)
+    top_n: int | None = Field(None, ge=1, le=limits.MAX_AUDIENCE_FILE, description="Keep the best N only.")
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(100, ge=1, le=limits.MAX_AUDIENCE_PAGE)
+    format: Literal["json", "csv"] = Field("json", description="csv returns every match (up to top_n) as a file.")
+
+
+class AudienceResponse(Response):
+    as_of: str
+    model_versions: dict[str, str]
+    total: int
+    page: int
+    page_size: int
+    customers: list[CustomerScore]
+
+
+class SizeRequest(Request):
+    """Sample size for ``plan.mde``, or the detectable effect for ``total_units`` when it is given."""
+
+    plan: dict[str, Any] = Field(..., description="An experiments.PlanRequest (see docs/experiments.md).")
+    total_units: int | None = Field(None, ge=4, le=10**12)
+
+
+# --- logistics -------------------------------------------------------------------------------------------------
+
+
+class ForecastRequest(Request):
+    skus: list[Id] | None = Field(None, min_length=1, max_length=limits.MAX_FORECAST_SKUS, description="None: all.")
+    regions: list[Id] | None = Field(None, min_length=1, max_length=limits.MAX_FORECAST_REGIONS)
+    horizon: int = Field(8, ge=1, le=limits.MAX_FORECAST_HORIZON)
+    quantiles: list[float] = Field([0.1, 0.5, 0.9], min_length=1, max_length=9)
+
+
+class ForecastRow(Response):
+    sku: str
+    region: str
+    period_start: str
+    horizon: int
+    quantiles: dict[str, float | None]
+
+
+class ForecastResponse(Response):
+    freq: str
+    model_version: str
+    rows: list[ForecastRow]
+    unknown_skus: list[str]
+
+
+class RouteOptions(Request):
+    """Solver options of :class:`optimization.routing.Options` with the service's time limits."""
+
+    objective: Objective = Objective.COST
+    time_limit: float = Field(5.0, gt=0, le=limits.MAX_TASK_TIME_LIMIT_S, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    workers: int = Field(1, ge=1, le=2)
+    allow_dropping: bool = True
+    default_penalty: float = Field(1e5, gt=0, le=1e12, allow_inf_nan=False)
+
+
+class RoutePlanRequest(Request):
+    """A route request (see docs/routing.md) with the service's limits on its size and solver time."""
+
+    depots: list[Depot] = Field(..., min_length=1, max_length=50)
+    stops: list[Stop] = Field(default_factory=list, max_length=limits.MAX_STOPS)
+    vehicles: list[Vehicle] = Field(..., min_length=1, max_length=limits.MAX_VEHICLES)
+    travel: Travel = Field(default_factory=Travel)
+    options: RouteOptions = Field(default_factory=RouteOptions)
+    warm_start: dict[Id, list[Id]] | None = None
+
+
+class ModelInfo(Response):
+    name: str
+    loaded: bool
+    version: str | None
+    source: str | None = Field(description="registry, local-copy (registry unreachable) or None.")
+    loaded_at: str | None
+    note: str | None
+
+
+class ModelsResponse(Response):
+    models: list[ModelInfo]
+    features_as_of: str | None
+    ready: bool

@@ -1,0 +1,175 @@
+"""The BentoML service: one process answering the storefront, marketing and logistics.
+
+Start it with ``shopml serve`` (or ``bentoml serve serving.service:Shopml``). Routes:
+
+* hot path, mounted Starlette app (:mod:`serving.hot`): ``/v1/recommend``, ``/v1/similar-items``,
+  ``/v1/experiments/assign``, ``/v1/customers/score``, ``GET /v1/models``, ``POST /v1/admin/reload``;
+* ``@bentoml.api``: ``/v1/audiences``, ``/v1/experiments/evaluate``, ``/v1/experiments/size``,
+  ``/v1/forecast``, ``/v1/routes/plan``, ``/v1/stock/allocate``;
+* ``@bentoml.task``: ``/v1/routes/plan-task`` (``/submit``, ``/status``, ``/get`` with ``?task_id=``);
+* BentoML's own: ``/livez``, ``/readyz`` (503 until every model and the audience store are loaded),
+  ``/metrics`` (Prometheus, plus ``shopml_model_info``), ``/docs.json`` (OpenAPI) and ``/v1/openapi.json``.
+
+Every ``/v1`` route passes :class:`serving.auth.AuthMiddleware` and :class:`serving.limits.BodyLimitMiddleware`.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from typing import Any
+
+import bentoml
+from starlette.responses import JSONResponse, Response
+
+from serving.auth import AuthMiddleware
+from serving.errors import error_response
+from serving.hot import HOT_PATHS, create_hot_app
+from serving.limits import BodyLimitMiddleware
+from serving.schemas import AudienceRequest, ForecastRequest, RoutePlanRequest, SizeRequest
+
+logger = logging.getLogger(__name__)
+
+_RUNTIME: list[Any] = []
+
+
+def current_runtime():
+    """The runtime of the service instance in this worker process."""
+    if not _RUNTIME:
+        from serving.errors import ServingError
+
+        raise ServingError("the service is starting; retry shortly", status=503)
+    return _RUNTIME[0]
+
+
+def _config() -> dict[str, Any]:
+    """Workers and threads from the shopml settings (read when BentoML imports this module)."""
+    from shopml.settings import load_settings
+
+    settings = load_settings()
+    return {"workers": settings.serve_workers, "threads": settings.serve_threads}
+
+
+def _max_body() -> int:
+    from shopml.settings import load_settings
+
+    return load_settings().serve_max_body_bytes
+
+
+hot_app = create_hot_app(current_runtime)
+_CONFIG = _config()
+
+
+@bentoml.service(
+    name="shopml",
+    workers=_CONFIG["workers"],
+    threads=_CONFIG["threads"],
+    traffic={"timeout": 900},
+    endpoints={"livez": "/livez", "readyz": "/readyz"},
+    tracing={"excluded_urls": [p.lstrip("/") for p in HOT_PATHS]},
+    logging={"access": {"enabled": True, "skip_paths": [*HOT_PATHS, "/metrics", "/livez", "/readyz"]}},
+)
+@bentoml.asgi_app(hot_app, path="/")
+class Shopml:
+    """Loads every champion once at start-up and serves them with the optimizers and the experiment engine."""
+
+    def __init__(self) -> None:
+        from serving.runtime import ServingRuntime
+        from shopml.settings import load_settings
+
+        self.runtime = ServingRuntime(load_settings())
+        self.runtime.start()
+        _RUNTIME[:] = [self.runtime]
+        gc.collect()
+        gc.freeze()  # the start-up object graph (libraries, models) is never scanned again; see serving.hot
+
+    @bentoml.on_shutdown
+    def _stop(self) -> None:
+        self.runtime.stop()
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.ready
+
+    def __metrics__(self, content: str) -> str:
+        lines = ["# HELP shopml_model_info Model versions served (1 = loaded).", "# TYPE shopml_model_info gauge"]
+        for info in self.runtime.models_info().models:
+            lines.append(
+                f'shopml_model_info{{model="{info.name}",version="{info.version or ""}",'
+                f'source="{info.source or ""}"}} {1 if info.loaded else 0}'
+            )
+        return content + "\n".join(lines) + "\n"
+
+    # --- marketing ---------------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/v1/audiences")
+    def audiences(self, request: AudienceRequest, /) -> dict:
+        """Customers matching segment / value / churn filters, highest value first; a page, or CSV."""
+        try:
+            result = self.runtime.audience(AudienceRequest.model_validate(request.model_dump()))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+        if isinstance(result, str):
+            return Response(result, media_type="text/csv",
+                            headers={"Content-Disposition": 'attachment; filename="audience.csv"'})
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    @bentoml.api(route="/v1/experiments/evaluate")
+    def evaluate_experiment(self, spec: dict[str, Any], /) -> dict:
+        """Evaluate an experiment spec with per-arm statistics (see docs/experiments.md)."""
+        try:
+            return JSONResponse(self.runtime.evaluate_experiment(spec))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    @bentoml.api(route="/v1/experiments/size")
+    def size_experiment(self, request: SizeRequest, /) -> dict:
+        """Units needed to detect an effect, or the effect detectable with ``total_units``."""
+        try:
+            return JSONResponse(self.runtime.size_experiment(SizeRequest.model_validate(request.model_dump())))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    # --- logistics ---------------------------------------------------------------------------------------------
+
+    @bentoml.api(route="/v1/forecast")
+    def forecast(self, request: ForecastRequest, /) -> dict:
+        """Demand quantiles per SKU and region for the next ``horizon`` periods."""
+        try:
+            result = self.runtime.forecast(ForecastRequest.model_validate(request.model_dump()))
+            return Response(result.model_dump_json(), media_type="application/json")
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    @bentoml.api(route="/v1/routes/plan")
+    def plan_routes(self, request: RoutePlanRequest, /) -> dict:
+        """A verified route plan for up to 100 stops within 30 s of solver time; larger plans: the task."""
+        try:
+            return JSONResponse(self.runtime.plan_routes(_route_request(request)))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    @bentoml.task(route="/v1/routes/plan-task")
+    def plan_routes_task(self, request: RoutePlanRequest, /) -> dict:
+        """The same plan as a task: ``/submit`` returns a task id; poll ``/status`` and fetch ``/get``."""
+        try:
+            return JSONResponse(self.runtime.plan_routes(_route_request(request), task=True))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    @bentoml.api(route="/v1/stock/allocate")
+    def allocate_stock(self, request: dict[str, Any], /) -> dict:
+        """Stock allocation across warehouses and regions (request: see docs/allocation.md)."""
+        try:
+            return JSONResponse(self.runtime.allocate(request))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+
+def _route_request(request) -> RoutePlanRequest:
+    if isinstance(request, RoutePlanRequest) and type(request) is RoutePlanRequest:
+        return request
+    return RoutePlanRequest.model_validate(request.model_dump())
+
+
+Shopml.add_asgi_middleware(AuthMiddleware)
+Shopml.add_asgi_middleware(BodyLimitMiddleware, max_bytes=_max_body())
