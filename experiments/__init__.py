@@ -5,6 +5,8 @@ The facade:
 * :func:`evaluate` an :class:`ExperimentSpec` (sufficient statistics, or raw rows) into an
   :class:`ExperimentResult` with ``.summary()``, ``.decision`` and ``.to_dict()``;
 * :func:`plan_sample_size`, :func:`minimum_detectable_effect` and :func:`power_at` for planning;
+* :func:`customer_value_covariate` (CUPAC with shopml's predicted customer value) and
+  :func:`prediction_covariate` (any fitted model) to build variance-reduction covariates;
 * :func:`assign` a unit to a variant (and :func:`assign_many` for batches);
 * :func:`forest_plot` and :func:`sequential_plot` for pictures.
 
@@ -13,7 +15,7 @@ Methods, formulas and conventions are documented in ``docs/experiments.md`` and 
 
 from experiments.analysis import Comparison, ExperimentResult, evaluate, evaluate_over_time
 from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
-from experiments.cuped import prediction_covariate
+from experiments.cupac import CovariateReport, customer_value_covariate, load_customer_scorer, prediction_covariate
 from experiments.decision import Decision
 from experiments.errors import ExperimentError
 from experiments.metrics import MetricSpec, MetricStats
@@ -26,6 +28,7 @@ __all__ = [
     "Assignment",
     "AssignmentSpec",
     "Comparison",
+    "CovariateReport",
     "Decision",
     "ExperimentError",
     "ExperimentResult",
@@ -39,9 +42,11 @@ __all__ = [
     "VariantSpec",
     "assign",
     "assign_many",
+    "customer_value_covariate",
     "evaluate",
     "evaluate_over_time",
     "forest_plot",
+    "load_customer_scorer",
     "minimum_detectable_effect",
     "plan_sample_size",
     "power_at",

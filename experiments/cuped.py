@@ -8,18 +8,14 @@ effect on ``y`` cannot leak into ``theta``. The adjusted variance of an arm's me
 
 CUPAC (Tang et al. 2020, DoorDash) uses as ``x`` a prediction of ``y`` from pre-experiment features, e.g.
 shopml's predicted 90-day customer value. Any covariate is valid as long as it is unaffected by the
-treatment: compute it from data before the experiment started. :func:`prediction_covariate` adds one.
+treatment: compute it from data before the experiment started. :mod:`experiments.cupac` builds such covariates.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-
-from experiments.errors import ExperimentError
 from experiments.metrics import ArmEstimate, CovariateMoments
 
 logger = logging.getLogger(__name__)
@@ -54,18 +50,3 @@ def cuped_adjust(control: CovariateMoments, treatment: CovariateMoments) -> Cupe
     raw_total = raw_c + raw_t
     reduction = 1 - (adj_c.var + adj_t.var) / raw_total if raw_total > 0 else 0.0
     return CupedAdjustment(adj_c, adj_t, float(theta), float(reduction))
-
-
-def prediction_covariate(rows: Any, model: Any, features: list[str], column: str = "cupac_prediction") -> Any:
-    """Add ``model.predict(rows[features])`` as a CUPAC covariate column and return the new frame.
-
-    ``features`` must be measured before the experiment started (e.g. shopml's customer features as of the
-    start date); a feature the treatment can move would bias the estimate.
-    """
-    missing = [f for f in features if f not in rows.columns]
-    if missing:
-        raise ExperimentError(f"CUPAC: feature columns {missing} are not in the rows; add them or drop them")
-    prediction = np.asarray(model.predict(rows[features]), dtype=float)
-    if not np.all(np.isfinite(prediction)):
-        raise ExperimentError(f"CUPAC: the model returned {int((~np.isfinite(prediction)).sum())} non-finite predictions")
-    return rows.assign(**{column: prediction})

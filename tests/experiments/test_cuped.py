@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from experiments import evaluate, prediction_covariate
+from experiments import evaluate
 from experiments.errors import ExperimentError
 
 from .conftest import stats_from_values, two_arm_spec
@@ -67,14 +66,3 @@ def test_missing_covariate_statistics_is_an_error():
     spec = two_arm_spec(METRIC, stats_from_values([1.0, 2, 3]), stats_from_values([1.0, 2, 4]))
     with pytest.raises(ExperimentError, match="cov_sum"):
         evaluate(spec)
-
-
-def test_cupac_prediction_covariate_from_a_model():
-    class Model:
-        def predict(self, frame):
-            return 2 * frame["orders_90d"].to_numpy()
-
-    rows = pd.DataFrame({"orders_90d": [1, 2, 3]})
-    assert prediction_covariate(rows, Model(), ["orders_90d"])["cupac_prediction"].tolist() == [2, 4, 6]
-    with pytest.raises(ExperimentError, match="not in the rows"):
-        prediction_covariate(rows, Model(), ["spend_90d"])
