@@ -33,6 +33,9 @@ app.add_typer(models.app, name="models")
 app.add_typer(report.app, name="report")
 
 # Top-level commands from the model packages are registered below (one block per domain).
+from shopml.cli.serve import serve  # noqa: E402
+
+app.command("serve")(serve)
 
 err_console = Console(stderr=True)
 
