@@ -1,0 +1,73 @@
+"""Per-arm estimates: quantile order statistics and their intervals, the ratio delta method, bad statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments import ExperimentError
+from experiments.aggregate import _quantile_stats
+from experiments.frequentist import absolute_interval, critical_value, welch_test
+from experiments.metrics import MetricSpec, MetricStats, arm_estimate
+
+from .conftest import stats_from_values
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.99])
+def test_quantile_estimate_is_the_type_1_order_statistic(q):
+    values = np.random.default_rng(1).lognormal(3, 1, 1001)
+    stats = _quantile_stats(values, q)
+    assert stats["estimate"] == np.quantile(values, q, method="inverted_cdf")
+    assert stats["lower"] <= stats["estimate"] <= stats["upper"]
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9])
+def test_quantile_difference_interval_covers_at_its_nominal_rate(q):
+    """Exponential order values, treatment 10% larger: the true difference of quantiles is known."""
+    rng = np.random.default_rng(int(100 * q))
+    metric = MetricSpec(name="order_value", type="quantile", quantile=q)
+    sims, n, scale = 1000, 500, 10.0
+    truth = -np.log(1 - q) * scale * 0.1
+    covered = 0
+    for _ in range(sims):
+        c, t = (arm_estimate(MetricStats(n=n, **_quantile_stats(rng.exponential(s, n), q)), metric, arm)
+                for s, arm in ((scale, "c"), (1.1 * scale, "t")))
+        diff, se, _, df, _ = welch_test(c.mean, c.var, n, t.mean, t.var, n, df_free=True)
+        lower, upper = absolute_interval(diff, se, critical_value(0.05, df))
+        covered += lower <= truth <= upper
+    assert abs(covered / sims - 0.95) < 3.5 * np.sqrt(0.05 * 0.95 / sims)
+
+
+def test_ratio_delta_method_variance_matches_the_spread_over_simulations():
+    rng = np.random.default_rng(2)
+    metric = MetricSpec(name="revenue_per_session", type="ratio")
+    ratios, variances = [], []
+    for _ in range(2000):
+        sessions = rng.poisson(3, 300) + 1
+        revenue = rng.gamma(2, 5, 300) * sessions * rng.uniform(0.5, 1.5, 300)
+        est = arm_estimate(MetricStats(**stats_from_values(revenue, denominator=sessions)), metric, "arm")
+        ratios.append(est.mean)
+        variances.append(est.var)
+    assert np.mean(variances) == pytest.approx(np.var(ratios), rel=0.1)
+
+
+def test_bad_statistics_are_explained():
+    quantile = MetricSpec(name="p90", type="quantile", quantile=0.9)
+    with pytest.raises(ExperimentError, match="lower <= estimate <= upper"):
+        arm_estimate(MetricStats(n=100, estimate=5, lower=6, upper=7), quantile, "control")
+    with pytest.raises(ExperimentError, match="needs lower"):
+        arm_estimate(MetricStats(n=100, estimate=5, upper=7), quantile, "control")
+    ratio = MetricSpec(name="rps", type="ratio")
+    with pytest.raises(ExperimentError, match="denominator sums to 0"):
+        arm_estimate(MetricStats(n=10, sum=5, sum_sq=5, den_sum=0, den_sum_sq=0, cross_sum=0), ratio, "control")
+    with pytest.raises(ExperimentError, match="den_sum"):
+        arm_estimate(MetricStats(n=10, sum=5, sum_sq=5), ratio, "control")
+
+
+def test_metric_spec_rules():
+    with pytest.raises(ValueError, match="needs a non-inferiority margin"):
+        MetricSpec(name="latency", type="mean", role="guardrail")
+    with pytest.raises(ValueError, match="needs \"quantile\""):
+        MetricSpec(name="p90", type="quantile")
+    with pytest.raises(ValueError, match="CUPED is supported for mean and proportion"):
+        MetricSpec(name="rps", type="ratio", cuped=True)
