@@ -4,6 +4,8 @@ Each bound keeps a single request cheap enough to answer within its latency budg
 asks several times (paging) or, for route plans, submits a task.
 """
 
+import json
+
 MAX_K = 100
 """Most recommendations or similar items per request."""
 
@@ -57,39 +59,33 @@ class BodyLimitMiddleware:
                     return await _too_large(send, 400, "Content-Length is not a number")
                 if declared > self.max_bytes:
                     return await _too_large(send, 413, f"request body of {declared} bytes exceeds {self.max_bytes}")
-                break
-        seen = 0
-        started = False
-
-        async def counted_receive():
-            nonlocal seen
+                return await self.app(scope, receive, send)
+        # No Content-Length (chunked upload): read up to the limit here, then replay the body to the app.
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                return await _too_large(send, 413, f"request body exceeds {self.max_bytes} bytes")
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        async def tracked_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _BodyTooLarge:
-            if not started:
-                await _too_large(send, 413, f"request body exceeds {self.max_bytes} bytes")
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send, status: int, message: str) -> None:
-    import json
-
     body = json.dumps({"error": message, "detail": []}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
