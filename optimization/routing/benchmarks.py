@@ -44,12 +44,16 @@ def read_solomon(path: str | Path, time_limit: float = 10.0, workers: int = 2, s
         c_at = next(i for i, t in enumerate(lines) if t[0].upper() == "CUSTOMER")
         rows = [[float(x) for x in t] for t in lines[c_at + 2 :]]
     except (StopIteration, IndexError, ValueError) as exc:
-        raise RoutingRequestError(f"{path}: not a Solomon-format file ({exc}); expected VEHICLE and CUSTOMER blocks") from exc
+        raise RoutingRequestError(
+            f"{path}: not a Solomon-format file ({exc}); expected VEHICLE and CUSTOMER blocks"
+        ) from exc
     if not rows or any(len(r) != 7 for r in rows):
         raise RoutingRequestError(f"{path}: every node row needs 7 numbers (id x y demand ready due service)")
     depot_row, customer_rows = rows[0], rows[1:]
     horizon = depot_row[5]
-    depot = Depot(id="depot", location=Location(x=depot_row[1], y=depot_row[2]), opens=depot_row[4], closes=horizon)
+    depot = Depot(
+        id="depot", location=Location(x=depot_row[1], y=depot_row[2]), opens=depot_row[4], closes=horizon
+    )
     stops = [
         Stop(
             id=str(int(r[0])),

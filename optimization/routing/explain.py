@@ -2,8 +2,9 @@
 
 Before solving, every stop is tried alone with every vehicle (capacity, reaching a window, returning before
 the shift ends, maximum distance and duration); a stop no vehicle can serve alone is left out of the model and
-reported with the first limit that rules out every vehicle. Stops the solver leaves out are explained by
-their penalty (dropping allowed) or by the rest of the plan (no room found within the time limit).
+reported with the first limit that rules out every vehicle. Stops the solver leaves out are first offered
+to a plain cheapest-insertion repair; those still out are explained by their penalty (a place exists but costs
+more) or by the rest of the plan (no vehicle has room for them).
 """
 
 from __future__ import annotations
@@ -71,20 +72,22 @@ def _describe(request: RouteRequest, s: int, failures: list[set[str]], matrices:
     return "no single vehicle meets its capacity, time window, shift and distance limits all at once"
 
 
-def dropped_reason(request: RouteRequest, s: int) -> str:
-    """Why the solver left a servable stop out."""
-    if request.options.allow_dropping:
-        penalty = request.stops[s].penalty or request.options.default_penalty
+def dropped_reason(request: RouteRequest, s: int, added_cost: float | None) -> str:
+    """Why a servable stop is left out, given the cheapest extra cost of fitting it into the plan (if any)."""
+    if added_cost is None:
         return (
-            f"left out by the solver: serving it would add more {request.options.objective.value} "
-            f"than its penalty {penalty:g}"
+            "no vehicle has room for it next to the stops already planned (capacity, time windows, shift or "
+            "route limits); add a vehicle, widen its window, or raise the time limit"
         )
+    penalty = request.stops[s].penalty or request.options.default_penalty
     return (
-        "no place found in the fleet within the time limit (capacities, time windows and shifts are taken by "
-        "other stops); add a vehicle, widen its window, or raise the time limit"
+        f"left out on purpose: serving it would add {added_cost:.4g} to the {request.options.objective.value} "
+        f"objective, more than its penalty {penalty:g}"
     )
 
 
-def no_solution_reason(time_limit: float) -> str:
-    return f"the solver found no plan within the time limit of {time_limit:g}s; raise the time limit"
-
+def no_solution_reason(time_limit: float, placed: bool = True) -> str:
+    """The time limit ran out: before any plan was found, or before this stop could be placed."""
+    if placed:
+        return f"the solver found no plan within the time limit of {time_limit:g}s; raise the time limit"
+    return f"the time limit of {time_limit:g}s ran out before this stop could be placed; raise the time limit"

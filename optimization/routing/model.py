@@ -52,6 +52,7 @@ class IntegerModel:
     penalties: list[int]
     horizon: int
     time_scale: float
+    cost_scale: float = 1.0
 
     @property
     def n_nodes(self) -> int:
@@ -81,7 +82,9 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
     """Scale the request into integers, keeping the used depots and the given stop positions."""
     n_req_depots = len(request.depots)
     depot_pos = {d.id: i for i, d in enumerate(request.depots)}
-    used_depots = sorted({depot_pos[v.start_depot] for v in request.vehicles} | {depot_pos[v.end] for v in request.vehicles})
+    used_depots = sorted(
+        {depot_pos[v.start_depot] for v in request.vehicles} | {depot_pos[v.end] for v in request.vehicles}
+    )
     location_of = used_depots + [n_req_depots + s for s in stops]
     node_of_depot = {loc: node for node, loc in enumerate(used_depots)}
     idx = np.asarray(location_of)
@@ -125,7 +128,10 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
     cost_scale = _scale_for(max(float(c.max()) for c in real_costs) * max(1, len(location_of)))
     arc_costs = [np.rint(c * cost_scale).astype(np.int64).tolist() for c in real_costs]
 
-    bound = int(max(max(max(row) for row in m) for m in arc_costs)) * (len(location_of) + len(request.vehicles)) + 1
+    bound = (
+        int(max(max(max(row) for row in m) for m in arc_costs)) * (len(location_of) + len(request.vehicles))
+        + 1
+    )
     if objective is Objective.VEHICLES:
         fixed_costs = [bound] * len(request.vehicles)
     elif objective is Objective.COST:
@@ -149,18 +155,31 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         if not stop_windows:
             windows.append([(0, horizon)])
         else:
-            windows.append([(math.ceil(w.start * time_scale - 1e-9), _down(w.end, time_scale, horizon)) for w in stop_windows])
+            windows.append(
+                [
+                    (math.ceil(w.start * time_scale - 1e-9), _down(w.end, time_scale, horizon))
+                    for w in stop_windows
+                ]
+            )
 
     dims = request.dimensions
-    demand_scale = _scale_for(max([c for v in request.vehicles for c in v.capacity.values()] + [1.0]) * (len(stops) + 1))
-    demands = [[0] * len(used_depots) + [math.ceil(request.stops[s].demand.get(d, 0.0) * demand_scale - 1e-9) for s in stops] for d in dims]
+    demand_scale = _scale_for(
+        max([c for v in request.vehicles for c in v.capacity.values()] + [1.0]) * (len(stops) + 1)
+    )
+    demands = [
+        [0] * len(used_depots)
+        + [math.ceil(request.stops[s].demand.get(d, 0.0) * demand_scale - 1e-9) for s in stops]
+        for d in dims
+    ]
     capacities = [[math.floor(v.capacity[d] * demand_scale + 1e-9) for v in request.vehicles] for d in dims]
 
     start_range, end_range, usable = [], [], []
     for vehicle in request.vehicles:
         start, end = request.depots[depot_pos[vehicle.start_depot]], request.depots[depot_pos[vehicle.end]]
         earliest = math.ceil(max(vehicle.shift_start, start.opens) * time_scale - 1e-9)
-        latest_end = min(_down(vehicle.shift_end, time_scale, horizon), _down(end.closes, time_scale, horizon))
+        latest_end = min(
+            _down(vehicle.shift_end, time_scale, horizon), _down(end.closes, time_scale, horizon)
+        )
         latest_start = min(latest_end, _down(start.closes, time_scale, horizon))
         usable.append(earliest <= latest_start)
         start_range.append((earliest, max(earliest, latest_start)))
@@ -182,11 +201,18 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         capacities=capacities,
         start_range=start_range,
         end_range=end_range,
-        max_duration=[None if v.max_duration is None else _down(v.max_duration, time_scale, horizon) for v in request.vehicles],
-        max_distance=[None if v.max_distance is None else math.floor(v.max_distance * dist_scale) for v in request.vehicles],
+        max_duration=[
+            None if v.max_duration is None else _down(v.max_duration, time_scale, horizon)
+            for v in request.vehicles
+        ],
+        max_distance=[
+            None if v.max_distance is None else math.floor(v.max_distance * dist_scale)
+            for v in request.vehicles
+        ],
         fixed_costs=fixed_costs,
         usable=usable,
         penalties=penalties,
         horizon=horizon,
         time_scale=time_scale,
+        cost_scale=cost_scale,
     )

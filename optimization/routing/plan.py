@@ -136,7 +136,11 @@ class RoutePlan:
             return format_time(t, clock)
 
         head = f"{'vehicle':<12}{'stops':>6}{'distance':>11}{'duration':>11}{'cost':>11}  {'leaves':>8}{'returns':>9}"
-        lines = [f"status {self.status}, feasible {self.feasible}, {self.seconds:.1f}s", head, "-" * len(head)]
+        lines = [
+            f"status {self.status}, feasible {self.feasible}, {self.seconds:.1f}s",
+            head,
+            "-" * len(head),
+        ]
         for r in self.routes:
             lines.append(
                 f"{r.vehicle_id:<12}{len(r.visits):>6}{r.distance:>11.2f}{r.duration:>11.2f}{r.cost:>11.2f}"
@@ -144,10 +148,10 @@ class RoutePlan:
             )
             if stops:
                 for k, v in enumerate(r.visits, 1):
-                    load = ", ".join(f"{d} {x:g}" for d, x in v.load.items())
+                    load = ", ".join(f"{x:g} {d}" for d, x in v.load.items())
                     lines.append(
                         f"  {k:>3}. {v.stop_id:<14} arrive {when(v.arrival):>8} wait {v.waiting:>6.1f} "
-                        f"serve {when(v.start):>8} leave {when(v.departure):>8}  load {load}"
+                        f"serve {when(v.start):>8} leave {when(v.departure):>8}  carrying {load}"
                     )
         lines.append("-" * len(head))
         served = sum(len(r.visits) for r in self.routes)
@@ -205,9 +209,7 @@ def format_time(t: float, clock: bool = False) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}" + (f"+{days}d" if days else "")
 
 
-def schedule_route(
-    request: RouteRequest, matrices: TravelMatrices, vehicle: int, stops: list[int]
-) -> Route:
+def schedule_route(request: RouteRequest, matrices: TravelMatrices, vehicle: int, stops: list[int]) -> Route:
     """Times, loads, distance and cost of serving ``stops`` (request positions) in order with ``vehicle``."""
     v = request.vehicles[vehicle]
     depot_pos = {d.id: i for i, d in enumerate(request.depots)}
@@ -281,4 +283,3 @@ def schedule_route(
         cost=float(cost),
         load=dict(load),
     )
-

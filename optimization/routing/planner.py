@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from optimization.routing.explain import dropped_reason, no_solution_reason, unservable_reasons
-from optimization.routing.model import compile_model
+from optimization.routing.model import IntegerModel, compile_model
 from optimization.routing.plan import RoutePlan, Unserved, schedule_route
 from optimization.routing.request import MAX_TIME_LIMIT_S, RouteRequest, RoutingRequestError
-from optimization.routing.solver import solve_model
+from optimization.routing.solver import cheapest_insertion, repair, solve_model
 from optimization.routing.travel import build_matrices
 from optimization.routing.verify import verify_plan
 
@@ -27,12 +27,16 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     is checked by :func:`verify_plan`; if it fails, it comes back with status ``failed_verification`` and its
     violations, never as feasible.
     """
+    from ortools.constraint_solver import pywrapcp  # noqa: F401  (a first import is slow: keep it off the clock)
+
     started = time.monotonic()
     request = RouteRequest.parse(request)
     if time_limit is not None:
         if not 0 < time_limit <= MAX_TIME_LIMIT_S:
             raise RoutingRequestError(f"time_limit {time_limit} must be in (0, {MAX_TIME_LIMIT_S:g}] seconds")
-        request = request.model_copy(update={"options": request.options.model_copy(update={"time_limit": time_limit})})
+        request = request.model_copy(
+            update={"options": request.options.model_copy(update={"time_limit": time_limit})}
+        )
     limit = request.options.time_limit
 
     matrices = build_matrices(request)
@@ -43,18 +47,33 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     status = "solved"
     if positions:
         model = compile_model(request, matrices, positions)
-        initial = _initial_routes(request, model.location_of, len(request.depots)) if request.warm_start else None
+        initial = (
+            _initial_routes(request, model.location_of, len(request.depots)) if request.warm_start else None
+        )
         deadline = max(time.monotonic() + 0.05, started + 0.92 * limit - _FINISH_S)
         best, results = solve_model(model, request.options, deadline, initial)
-        log = [f"{r.config.first_solution}/{r.config.metaheuristic}: {'; '.join(r.log) or 'done'}" for r in results]
-        if best.routes is None:
+        log = [
+            f"{r.config.first_solution}/{r.config.metaheuristic}: {'; '.join(r.log) or 'done'}"
+            for r in results
+        ]
+        found = best.routes
+        if found is None:
+            # nothing within the limit (tiny limit, busy machine): build a plan by cheapest insertion instead
+            found = [[] for _ in range(model.n_vehicles)]
+        node_routes = repair(model, found, started + 0.97 * limit - _FINISH_S)
+        if best.routes is None and any(node_routes):
+            log.append("the search found no plan in time; cheapest insertion built this one")
+        if best.routes is not None and node_routes != best.routes:
+            log.append(
+                f"repair: inserted {_served(node_routes) - _served(best.routes)} stops the search left out"
+            )
+        if best.routes is None and not any(node_routes):
             status = "no_solution"
             reasons.update({s: no_solution_reason(limit) for s in positions})
         else:
             n_depots = len(request.depots)
-            routes_by_vehicle = [[model.location_of[n] - n_depots for n in r] for r in best.routes]
-            served = {s for r in routes_by_vehicle for s in r}
-            reasons.update({s: dropped_reason(request, s) for s in positions if s not in served})
+            routes_by_vehicle = [[model.location_of[n] - n_depots for n in r] for r in node_routes]
+            reasons.update(_explain_dropped(request, model, node_routes, started + limit - _FINISH_S))
     routes = [
         schedule_route(request, matrices, v, stops) for v, stops in enumerate(routes_by_vehicle) if stops
     ]
@@ -86,3 +105,27 @@ def _initial_routes(request: RouteRequest, location_of: list[int], n_depots: int
     return [
         [node_of[stop_pos[s]] for s in warm.get(v.id, []) if stop_pos[s] in node_of] for v in request.vehicles
     ]
+
+
+def _served(routes: list[list[int]]) -> int:
+    return sum(len(r) for r in routes)
+
+
+def _explain_dropped(
+    request: RouteRequest, model: IntegerModel, routes: list[list[int]], deadline: float
+) -> dict[int, str]:
+    """Reasons for the stops the final routes leave out, keyed by request position."""
+    served = {n for r in routes for n in r}
+    out = {}
+    for node in model.stop_nodes:
+        if node in served:
+            continue
+        position = model.location_of[node] - len(request.depots)
+        if time.monotonic() > deadline:
+            out[position] = no_solution_reason(request.options.time_limit, placed=False)
+            continue
+        place = cheapest_insertion(model, routes, node)
+        out[position] = dropped_reason(
+            request, position, None if place is None else place[0] / model.cost_scale
+        )
+    return out

@@ -164,7 +164,9 @@ class Options(_Model):
         "guided_local_search"
     )
     allow_dropping: bool = Field(True, description="Leave stops unserved when serving them costs more.")
-    default_penalty: float = Field(1e5, gt=0, allow_inf_nan=False, description="Penalty of stops without one.")
+    default_penalty: float = Field(
+        1e5, gt=0, allow_inf_nan=False, description="Penalty of stops without one."
+    )
 
 
 class RouteRequest(_Model):

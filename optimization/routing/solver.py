@@ -76,22 +76,24 @@ def evaluate(model: IntegerModel, routes: list[list[int]]) -> int:
     return total
 
 
+def earliest_return(model: IntegerModel, v: int, route: list[int]) -> int | None:
+    """Integer time vehicle ``v`` is back when it leaves as early as it may and starts each service as early
+    as its windows allow; ``None`` if a window or the end of the shift is missed."""
+    times = model.times[model.vehicle_time[v]]
+    clock, here = model.start_range[v][0], model.starts[v]
+    for node in route:
+        clock += times[here][node]
+        window = next((w for w in model.windows[node] if clock <= w[1]), None)
+        if window is None:
+            return None
+        clock, here = max(clock, window[0]), node
+    clock += times[here][model.ends[v]]
+    return clock if clock <= model.end_range[v][1] else None
+
+
 def time_feasible(model: IntegerModel, routes: list[list[int]]) -> bool:
     """Whether every route keeps its (hard) windows and shift in the integer model; earliest-start schedule."""
-    for v, route in enumerate(routes):
-        if not route:
-            continue
-        times = model.times[model.vehicle_time[v]]
-        clock, here = model.start_range[v][0], model.starts[v]
-        for node in route:
-            clock += times[here][node]
-            window = next((w for w in model.windows[node] if clock <= w[1]), None)
-            if window is None:
-                return False
-            clock, here = max(clock, window[0]), node
-        if clock + times[here][model.ends[v]] > model.end_range[v][1]:
-            return False
-    return True
+    return all(earliest_return(model, v, route) is not None for v, route in enumerate(routes) if route)
 
 
 def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False, fixed_costs: bool = True):
@@ -167,7 +169,9 @@ def search(
     manager, routing = _build(model, allowed, soft_windows, fixed_costs)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, config.first_solution)
-    params.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic)
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic
+    )
     params.time_limit.FromMilliseconds(max(10, int((deadline - time.monotonic()) * 1000)))
     if stop_below is not None:
 
@@ -237,7 +241,11 @@ def run_worker(
         candidate = search(
             model, config, until, allowed=allowed, initial=start, stop_below=threshold, soft_windows=True
         )
-        if candidate is not None and evaluate(model, candidate) < complete and time_feasible(model, candidate):
+        if (
+            candidate is not None
+            and evaluate(model, candidate) < complete
+            and time_feasible(model, candidate)
+        ):
             routes = candidate
             failures = 0
             log.append(f"removed a route: {len(allowed)} vehicles in {time.monotonic() - tick:.1f}s")
@@ -274,7 +282,76 @@ def solve_model(
             futures = [pool.submit(run_worker, model, c, deadline, initial) for c in configs]
             results = [f.result() for f in futures]
     for result in results:
-        logger.info("worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log)
+        logger.info(
+            "worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log
+        )
     found = [r for r in results if r.routes is not None]
     best = min(found, key=lambda r: r.objective) if found else results[0]
     return best, results
+
+
+def _route_fits(model: IntegerModel, v: int, route: list[int]) -> bool:
+    """Whether ``route`` on vehicle ``v`` keeps capacities, windows, shift, distance and duration limits.
+
+    The duration is measured from the earliest departure, so this may refuse a route that a later departure
+    would make short enough: conservative, like the rest of the integer model.
+    """
+    for demand, capacity in zip(model.demands, model.capacities, strict=True):
+        if sum(demand[n] for n in route) > capacity[v]:
+            return False
+    back = earliest_return(model, v, route)
+    if back is None:
+        return False
+    if model.max_duration[v] is not None and back - model.start_range[v][0] > model.max_duration[v]:
+        return False
+    if model.max_distance[v] is not None and model.distance_up is not None:
+        path = [model.starts[v], *route, model.ends[v]]
+        if sum(model.distance_up[a][b] for a, b in zip(path, path[1:], strict=False)) > model.max_distance[v]:
+            return False
+    return True
+
+
+def cheapest_insertion(
+    model: IntegerModel, routes: list[list[int]], node: int
+) -> tuple[int, int, int] | None:
+    """``(added cost, vehicle, position)`` of the cheapest feasible place for ``node``, or ``None``.
+
+    Plain Python on the integer model, so a stop placed here is as safe as one placed by OR-Tools; the
+    verifier checks the plan again anyway.
+    """
+    best = None
+    for v, route in enumerate(routes):
+        if not model.usable[v]:
+            continue
+        costs = model.arc_costs[model.vehicle_arc_cost[v]]
+        path = [model.starts[v], *route, model.ends[v]]
+        fixed = model.fixed_costs[v] if not route else 0
+        for k in range(len(path) - 1):
+            a, b = path[k], path[k + 1]
+            added = fixed + costs[a][node] + costs[node][b] - (costs[a][b] if route else 0)
+            if best is not None and added >= best[0]:
+                continue
+            if _route_fits(model, v, [*route[:k], node, *route[k:]]):
+                best = (added, v, k)
+    return best
+
+
+def repair(model: IntegerModel, routes: list[list[int]], deadline: float) -> list[list[int]]:
+    """Insert dropped stops wherever that costs less than their penalty, cheapest first, until ``deadline``.
+
+    A search cut short by its time limit (a busy machine, a tiny limit) can leave stops out that fit; this
+    puts them back instead of reporting them as not worth serving.
+    """
+    routes = [list(r) for r in routes]
+    served = {n for r in routes for n in r}
+    dropped = sorted(
+        (n for n in model.stop_nodes if n not in served), key=lambda n: -model.penalties[n - model.n_depots]
+    )
+    for node in dropped:
+        if time.monotonic() > deadline:
+            break
+        place = cheapest_insertion(model, routes, node)
+        if place is not None and place[0] < model.penalties[node - model.n_depots]:
+            added, v, k = place
+            routes[v].insert(k, node)
+    return routes

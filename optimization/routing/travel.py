@@ -51,7 +51,9 @@ def build_matrices(request: RouteRequest) -> TravelMatrices:
         xy = np.array([(loc.x, loc.y) for loc in locations], dtype=float)
         distance = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))
     if travel.time_matrix is not None:
-        return TravelMatrices(distance, [np.asarray(travel.time_matrix, dtype=float)], [0] * len(request.vehicles))
+        return TravelMatrices(
+            distance, [np.asarray(travel.time_matrix, dtype=float)], [0] * len(request.vehicles)
+        )
     speeds: dict[float, int] = {}
     vehicle_time = [speeds.setdefault(request.speed_of(v), len(speeds)) for v in request.vehicles]
     times = [distance / speed for speed in speeds]

@@ -42,7 +42,10 @@ def _distance(request: RouteRequest, i: int, j: int) -> float:
     if a.lat is None:
         return math.hypot(a.x - b.x, a.y - b.y)
     p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lon - a.lon) / 2) ** 2
+    )
     return 2 * _EARTH_KM * math.asin(math.sqrt(min(1.0, h))) * request.travel.road_factor
 
 
@@ -74,8 +77,12 @@ def verify_plan(request: RouteRequest, plan: RoutePlan) -> Verification:
             bad(f"vehicle {vid!r} has two routes")
         seen_vehicles.add(vid)
         vehicle = vehicles[vid]
-        if route.start_depot != vehicle.start_depot or route.end_depot != (vehicle.end_depot or vehicle.start_depot):
-            bad(f"vehicle {vid!r}: route starts/ends at {route.start_depot}/{route.end_depot}, not its depots")
+        if route.start_depot != vehicle.start_depot or route.end_depot != (
+            vehicle.end_depot or vehicle.start_depot
+        ):
+            bad(
+                f"vehicle {vid!r}: route starts/ends at {route.start_depot}/{route.end_depot}, not its depots"
+            )
         start, end = depots[vehicle.start_depot], depots[vehicle.end_depot or vehicle.start_depot]
         if route.departure < max(vehicle.shift_start, start.opens) - TOLERANCE:
             bad(f"vehicle {vid!r}: leaves at {route.departure:.3f}, before its shift or depot opens")
@@ -117,7 +124,9 @@ def verify_plan(request: RouteRequest, plan: RoutePlan) -> Verification:
                 bad(f"vehicle {vid!r}: {d} load {amount:g} exceeds capacity {vehicle.capacity[d]:g}")
         back_node = depot_index[end.id]
         dist += _distance(request, here, back_node) if route.visits else 0.0
-        back = clock + _travel_time(request, vehicle.speed, here, back_node) if route.visits else route.departure
+        back = (
+            clock + _travel_time(request, vehicle.speed, here, back_node) if route.visits else route.departure
+        )
         if not _close(route.return_time, back):
             bad(f"vehicle {vid!r}: reported return {route.return_time:.4f}, recomputed {back:.4f}")
         latest = min(x for x in (vehicle.shift_end, end.closes, math.inf) if x is not None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,15 +12,21 @@ from shopml.errors import ShopmlError
 
 
 def routes(
-    request: Path = typer.Argument(..., help="Route request JSON (see docs/routing.md)."),
-    time_limit: float | None = typer.Option(
-        None, "--time-limit", help="Seconds for the solver (default: the request's options.time_limit)."
-    ),
-    plot: Path | None = typer.Option(None, "--plot", help="Also draw the routes to this PNG."),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="Where to write the plan JSON (default: <request>.plan.json)."
-    ),
-    stops: bool = typer.Option(False, "--stops", help="Also print every visit (arrival, wait, service, load)."),
+    request: Annotated[Path, typer.Argument(help="Route request JSON (see docs/routing.md).")],
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit", help="Seconds for the solver (default: the request's options.time_limit)."
+        ),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the routes to this PNG.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the plan JSON (default: <request>.plan.json)."),
+    ] = None,
+    stops: Annotated[
+        bool, typer.Option("--stops", help="Also print every visit (arrival, wait, service, load).")
+    ] = False,
 ) -> None:
     """Plan delivery routes (capacities, time windows, shifts) and write the verified plan as JSON.
 
@@ -32,7 +39,9 @@ def routes(
     try:
         payload = json.loads(request.read_text())
     except json.JSONDecodeError as exc:
-        raise ShopmlError(f"{request}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from exc
+        raise ShopmlError(
+            f"{request}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file"
+        ) from exc
     parsed = RouteRequest.parse(payload)
     with console.status(f"planning {len(parsed.stops)} stops on {len(parsed.vehicles)} vehicles"):
         plan = plan_routes(parsed, time_limit=time_limit)
@@ -42,8 +51,16 @@ def routes(
         return format_time(t, clock)
 
     rows = [
-        (r.vehicle_id, len(r.visits), f"{r.distance:.2f}", f"{r.duration:.1f}", f"{r.cost:.2f}",
-         when(r.departure), when(r.return_time), _load(r.load))
+        (
+            r.vehicle_id,
+            len(r.visits),
+            f"{r.distance:.2f}",
+            f"{r.duration:.1f}",
+            f"{r.cost:.2f}",
+            when(r.departure),
+            when(r.return_time),
+            _load(r.load),
+        )
         for r in plan.routes
     ]
     unit = "km" if clock else "units"
@@ -63,8 +80,15 @@ def routes(
                     f"{r.vehicle_id}: {r.start_depot} {when(r.departure)} -> {r.end_depot} {when(r.return_time)}",
                     ["#", "stop", "arrival", "wait", "service", "leaves", "load"],
                     [
-                        (k, v.stop_id, when(v.arrival), f"{v.waiting:.1f}", when(v.start), when(v.departure),
-                         _load(v.load))
+                        (
+                            k,
+                            v.stop_id,
+                            when(v.arrival),
+                            f"{v.waiting:.1f}",
+                            when(v.start),
+                            when(v.departure),
+                            _load(v.load),
+                        )
                         for k, v in enumerate(r.visits, 1)
                     ],
                 )
@@ -80,7 +104,9 @@ def routes(
         plan.plot(parsed, plot)
         console.print(f"routes drawn to {plot}")
     if not plan.feasible:
-        raise typer.Exit(1)
+        # SystemExit rather than typer.Exit: the entry point runs click with standalone_mode=False, which
+        # turns typer.Exit into a return value and would lose the exit code
+        raise SystemExit(1)
 
 
 def _load(load: dict[str, float]) -> str:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from optimization.routing import Objective, RoutingRequestError, plan_routes, read_best_known, read_solomon, verify_plan
+from optimization.routing import (
+    Objective,
+    RoutingRequestError,
+    plan_routes,
+    read_best_known,
+    read_solomon,
+    verify_plan,
+)
 
 TINY = """TINY
 
@@ -45,7 +52,9 @@ def test_reader_rejects_other_files(tmp_path: Path):
     path.write_text("hello\nworld\n")
     with pytest.raises(RoutingRequestError, match="not a Solomon-format file"):
         read_solomon(path)
-    path.write_text(TINY.replace("    3      0          5          4          0        90          1", "3 0 5"))
+    path.write_text(
+        TINY.replace("    3      0          5          4          0        90          1", "3 0 5")
+    )
     with pytest.raises(RoutingRequestError, match="7 numbers"):
         read_solomon(path)
 

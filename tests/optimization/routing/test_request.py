@@ -58,9 +58,14 @@ def _set(path: list, value):
         (_set(["vehicles", 1, "capacity"], {"kg": 5.0}), "vehicle 'v1': capacity dimensions"),
         (_set(["vehicles", 0, "shift_start"], 500.0), "vehicle 'v0': shift_end precedes shift_start"),
         (_set(["depots", 0, "opens"], 400.0), "depot 'd': closes before it opens"),
-        (_set(["travel"], {"distance_matrix": [[0.0, 1.0], [1.0, 0.0]]}), "travel.distance_matrix: shape 2 x [2]"),
         (
-            _set(["travel"], {"time_matrix": [[0.0 if i == j else -1.0 for j in range(4)] for i in range(4)]}),
+            _set(["travel"], {"distance_matrix": [[0.0, 1.0], [1.0, 0.0]]}),
+            "travel.distance_matrix: shape 2 x [2]",
+        ),
+        (
+            _set(
+                ["travel"], {"time_matrix": [[0.0 if i == j else -1.0 for j in range(4)] for i in range(4)]}
+            ),
             "travel.time_matrix[0][1] = -1.0",
         ),
         (_set(["options", "time_limit"], 0), "options.time_limit"),

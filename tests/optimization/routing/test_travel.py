@@ -54,4 +54,7 @@ def test_integer_model_is_never_looser_than_the_real_one():
     demand_scale = model.capacities[0][0] / request.vehicles[0].capacity["load"]
     for node in model.stop_nodes:
         assert model.demands[0][node] >= request.stops[node - 1].demand["load"] * demand_scale - 1e-9
-    assert all(c <= v.capacity["load"] * demand_scale for c, v in zip(model.capacities[0], request.vehicles, strict=True))
+    assert all(
+        c <= v.capacity["load"] * demand_scale
+        for c, v in zip(model.capacities[0], request.vehicles, strict=True)
+    )

@@ -58,7 +58,9 @@ def test_catches_a_missing_and_a_duplicated_stop(solved):
     k = next(i for i, r in enumerate(plan.routes) if len(r.visits) >= 2)
     dropped = plan.routes[k].visits[-1]
     shortened = _with_route(plan, k, visits=plan.routes[k].visits[:-1])
-    assert f"stop {dropped.stop_id!r} is neither served nor listed as unserved" in _violations(request, shortened)
+    assert f"stop {dropped.stop_id!r} is neither served nor listed as unserved" in _violations(
+        request, shortened
+    )
 
     other = next(i for i in range(len(plan.routes)) if i != k)
     doubled = _with_route(plan, other, visits=[*plan.routes[other].visits, dropped])
