@@ -122,7 +122,7 @@ def _cost_scale(max_cost: float, nodes: int, units: int) -> float:
     return float(min(MAX_COST_SCALE, 10.0 ** np.floor(np.log10(max(limit, 1.0)))))
 
 
-def solve_flow(problem: AllocationProblem, *, chunk_size: int = 256) -> AllocationPlan:
+def solve_flow(problem: AllocationProblem, *, chunk_size: int = 32) -> AllocationPlan:
     """Solve an allocation without coupling constraints as min-cost flows (capacity is not enforced here).
 
     Parameters
