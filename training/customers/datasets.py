@@ -1,0 +1,140 @@
+"""Training and evaluation sets on stacked cutoffs, with no label window overlapping the evaluation window.
+
+Training cutoffs are spaced ``spacing_days`` apart, the latest one ``horizon_days`` before the evaluation
+cutoff, so every training label window ends on or before the evaluation cutoff (PROTOCOLS: "no label from the
+evaluation window may reach training"). Each cutoff contributes one row per customer with history before it;
+BG/NBD and Gamma-Gamma are fitted per cutoff on that cutoff's history only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features.cleaning import customer_model_orders
+from features.customers import customer_features, customer_labels
+from features.store import fingerprint
+from shopml.errors import DataValidationError
+from training.customers.lifetime import LifetimeModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Training cutoffs (oldest first), the evaluation cutoff and the label horizon."""
+
+    train: tuple[pd.Timestamp, ...]
+    evaluation: pd.Timestamp
+    horizon_days: int
+
+    @property
+    def calibration(self) -> pd.Timestamp:
+        """The latest training cutoff: the time-held-out fold for calibration and model choice."""
+        return self.train[-1]
+
+    def to_dict(self) -> dict[str, str]:
+        out = {f"train_{i}": f"{c:%Y-%m-%d}" for i, c in enumerate(self.train)}
+        return out | {"evaluation": f"{self.evaluation:%Y-%m-%d}", "horizon_days": str(self.horizon_days)}
+
+
+def plan_cutoffs(
+    orders: pd.DataFrame,
+    *,
+    evaluation_cutoff: str | pd.Timestamp | None = None,
+    horizon_days: int = 90,
+    n_train: int = 4,
+    spacing_days: int = 30,
+    min_history_days: int = 90,
+) -> CutoffPlan:
+    """Choose the cutoffs; the evaluation cutoff defaults to the last one whose horizon the data covers."""
+    if orders.empty:
+        raise DataValidationError("the orders table is empty: run `shopml data generate` or `shopml data load` first.")
+    if n_train < 2:
+        raise DataValidationError(f"n_train must be at least 2 (one fold is held out for calibration), got {n_train}.")
+    first = orders["ordered_at"].min().floor("D")
+    last_day = orders["ordered_at"].max().floor("D")
+    latest = last_day + pd.Timedelta(days=1) - pd.Timedelta(days=horizon_days)
+    if evaluation_cutoff is None:
+        evaluation = latest
+    else:
+        try:
+            evaluation = pd.Timestamp(evaluation_cutoff)
+        except ValueError as exc:
+            raise DataValidationError(f"evaluation cutoff {evaluation_cutoff!r} is not a date; use YYYY-MM-DD.") from exc
+        if evaluation > latest or evaluation <= first:
+            raise DataValidationError(
+                f"evaluation cutoff {evaluation:%Y-%m-%d} is outside the data ({first:%Y-%m-%d} .. {last_day:%Y-%m-%d}): "
+                f"its {horizon_days}-day label window must fit; pick a date between {first:%Y-%m-%d} and {latest:%Y-%m-%d}."
+            )
+    train = []
+    for k in range(n_train):
+        cutoff = evaluation - pd.Timedelta(days=horizon_days + k * spacing_days)
+        if cutoff - first >= pd.Timedelta(days=min_history_days):
+            train.append(cutoff)
+    if len(train) < 2:
+        need = horizon_days * 2 + spacing_days + min_history_days
+        raise DataValidationError(
+            f"too little history for cutoff {evaluation:%Y-%m-%d}: need at least two training cutoffs with "
+            f"{min_history_days} days of history and a {horizon_days}-day label window before it "
+            f"(about {need} days of data; the data spans {(last_day - first).days + 1} days). Use more data or a later "
+            "evaluation cutoff."
+        )
+    return CutoffPlan(tuple(sorted(train)), evaluation, horizon_days)
+
+
+@dataclass
+class CustomerData:
+    """Stacked training rows, evaluation rows, the lifetime models per cutoff and the data fingerprint."""
+
+    plan: CutoffPlan
+    train: pd.DataFrame
+    evaluation: pd.DataFrame
+    lifetime: dict[pd.Timestamp, LifetimeModel]
+    fingerprint: str
+    set_aside: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def evaluation_key(self) -> str:
+        """Identifies the evaluation: same data, same cutoff, same horizon -> comparable metrics."""
+        return f"{self.fingerprint}:{self.plan.evaluation:%Y-%m-%d}:{self.plan.horizon_days}d"
+
+
+def cutoff_frame(orders: pd.DataFrame, clean: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int,
+                 products: pd.DataFrame | None) -> tuple[pd.DataFrame, LifetimeModel]:
+    """Features, lifetime features and labels of every customer with history before ``cutoff``."""
+    features = customer_features(orders, cutoff, products)
+    lifetime = LifetimeModel.fit(features, horizon_days)
+    labels = customer_labels(clean, cutoff, horizon_days)
+    frame = features.join(lifetime.derive(features)).join(labels, how="inner")
+    frame = frame.reset_index()
+    frame.insert(1, "cutoff", cutoff)
+    return frame, lifetime
+
+
+def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan) -> CustomerData:
+    """Compute the frames of every cutoff in ``plan`` from the canonical tables.
+
+    Features use every line of known customers (returns feed the return features); labels use the protocol
+    cleaning (sales lines only), as ``features.pipeline.build_features`` does.
+    """
+    orders = tables["orders"]
+    known = orders.loc[orders["customer_id"].notna()]
+    clean, set_aside = customer_model_orders(orders)
+    products = tables.get("products")
+    frames, lifetime = [], {}
+    for cutoff in (*plan.train, plan.evaluation):
+        frame, model = cutoff_frame(known, clean, cutoff, plan.horizon_days, products)
+        frames.append(frame)
+        lifetime[cutoff] = model
+        log.info("cutoff %s: %d customers, churn rate %.3f", f"{cutoff:%Y-%m-%d}", len(frame), frame["churned"].mean())
+    return CustomerData(
+        plan=plan,
+        train=pd.concat(frames[:-1], ignore_index=True),
+        evaluation=frames[-1],
+        lifetime=lifetime,
+        fingerprint=fingerprint(orders),
+        set_aside=set_aside,
+    )
