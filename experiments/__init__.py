@@ -15,12 +15,24 @@ Methods, formulas and conventions are documented in ``docs/experiments.md`` and 
 
 from experiments.analysis import Comparison, ExperimentResult, evaluate, evaluate_over_time
 from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
-from experiments.cupac import CovariateReport, customer_value_covariate, load_customer_scorer, prediction_covariate
+from experiments.cupac import (
+    CovariateReport,
+    customer_value_covariate,
+    load_customer_scorer,
+    prediction_covariate,
+)
 from experiments.decision import Decision
 from experiments.errors import ExperimentError
 from experiments.metrics import MetricSpec, MetricStats
 from experiments.plots import forest_plot, sequential_plot
-from experiments.power import Plan, PlanRequest, minimum_detectable_effect, plan_sample_size, power_at, unit_sd_from_stats
+from experiments.power import (
+    Plan,
+    PlanRequest,
+    minimum_detectable_effect,
+    plan_sample_size,
+    power_at,
+    unit_sd_from_stats,
+)
 from experiments.spec import AnalysisSettings, ExperimentSpec, PriorSpec, VariantSpec
 
 __all__ = [

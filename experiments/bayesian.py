@@ -12,10 +12,11 @@ s phi(mu / s) + mu Phi(mu / s)`` (the normal partial expectation).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,15 @@ def bayesian_summary(
     mean, sd = float(mean), float(sd)
     good = sign * mean  # posterior mean in the good direction
     ratio = good / sd
-    risk_not_ship = sd * stats.norm.pdf(ratio) + good * stats.norm.cdf(ratio)
-    risk_ship = sd * stats.norm.pdf(ratio) - good * stats.norm.cdf(-ratio)
-    z = stats.norm.isf(alpha / 2)
+    density = math.exp(-0.5 * ratio * ratio) / math.sqrt(2 * math.pi)  # scalar scipy.stats calls cost ~0.1 ms each
+    risk_not_ship = sd * density + good * float(ndtr(ratio))
+    risk_ship = sd * density - good * float(ndtr(-ratio))
+    z = -float(ndtri(alpha / 2))
     return BayesianResult(
         scale=scale,
         posterior_mean=mean,
         posterior_sd=sd,
-        chance_to_win=float(stats.norm.cdf(ratio)),
+        chance_to_win=float(ndtr(ratio)),
         risk_ship=float(risk_ship),
         risk_not_ship=float(risk_not_ship),
         credible_lower=mean - z * sd,

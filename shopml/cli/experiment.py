@@ -30,11 +30,11 @@ def _read_json(path: Path) -> dict:
 
 @app.command()
 def evaluate(
-    spec: Path = typer.Argument(..., help="Experiment spec (JSON): variants, metrics, settings, optional data."),
-    raw: Path | None = typer.Option(None, "--raw", help="Parquet file of per-unit rows instead of spec data."),
+    spec: Path = typer.Argument(..., help="Experiment spec (JSON): variants, metrics, settings, optional data."),  # noqa: B008
+    raw: Path | None = typer.Option(None, "--raw", help="Parquet file of per-unit rows instead of spec data."),  # noqa: B008
     unit_column: str = typer.Option("unit_id", help="Unit id column of --raw."),
     variant_column: str = typer.Option("variant", help="Variant column of --raw."),
-    plot: Path | None = typer.Option(None, "--plot", help="Write a forest plot of the lifts to this PNG."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a forest plot of the lifts to this PNG."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON instead of a table."),
 ) -> None:
     """Evaluate an experiment and print its lifts, checks and decision."""
@@ -122,7 +122,7 @@ def size(
 @app.command()
 def assign(
     experiment: str = typer.Argument(..., help="Experiment name (part of the hash key)."),
-    unit_ids: list[str] = typer.Argument(..., help="One or more unit ids."),
+    unit_ids: list[str] = typer.Argument(..., help="One or more unit ids."),  # noqa: B008
     variants: str = typer.Option("control:0.5,treatment:0.5", help="name:weight pairs, comma separated."),
     salt: str = typer.Option("", help="Salt; change it to reshuffle this experiment's units."),
     traffic: float = typer.Option(1.0, help="Share of units that enter the experiment."),

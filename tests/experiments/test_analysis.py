@@ -10,7 +10,13 @@ import pytest
 from pydantic import ValidationError
 
 from experiments import ExperimentError, evaluate
-from experiments.frequentist import absolute_interval, critical_value, delta_relative, fieller_relative, welch_test
+from experiments.frequentist import (
+    absolute_interval,
+    critical_value,
+    delta_relative,
+    fieller_relative,
+    welch_test,
+)
 
 from .conftest import stats_from_values, two_arm_spec
 

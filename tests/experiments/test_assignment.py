@@ -24,7 +24,7 @@ def test_golden_assignments_never_change():
 
 
 def test_stable_across_processes():
-    code = "from experiments import assign; print(assign(%r, 'abc').bucket)" % SPEC
+    code = f"from experiments import assign; print(assign({SPEC!r}, 'abc').bucket)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert float(out) == assign(SPEC, "abc").bucket
 
