@@ -51,8 +51,12 @@ HOT_ROUTES: tuple[tuple[str, str, type[BaseModel], type[BaseModel], str], ...] =
 HOT_PATHS = tuple(path for path, *_ in HOT_ROUTES)
 
 
-def create_hot_app(get_runtime: Callable[[], object]):
-    """The Starlette app of the hot routes plus ``GET /v1/models``, ``POST /v1/admin/reload`` and the OpenAPI."""
+def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[], dict] | None = None):
+    """The Starlette app of the hot routes plus ``GET /v1/models``, ``POST /v1/admin/reload`` and the OpenAPI.
+
+    ``base_openapi`` returns the BentoML service's own OpenAPI document; ``/v1/openapi.json`` merges it with
+    the hot routes into one OpenAPI 3.1 document of the whole service.
+    """
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
@@ -88,7 +92,10 @@ def create_hot_app(get_runtime: Callable[[], object]):
             return error_response(exc)
 
     async def openapi(request):
-        return JSONResponse(hot_openapi())
+        try:
+            return JSONResponse(hot_openapi(base_openapi() if base_openapi else None))
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
 
     routes = [Route(path, endpoint(method, req), methods=["POST"]) for path, method, req, _, _ in HOT_ROUTES]
     routes += [
@@ -99,8 +106,13 @@ def create_hot_app(get_runtime: Callable[[], object]):
     return Starlette(routes=routes)
 
 
-def hot_openapi() -> dict:
-    """OpenAPI 3.1 document of the mounted routes (BentoML's own ``/docs.json`` covers the others)."""
+def hot_openapi(base: dict | None = None) -> dict:
+    """OpenAPI 3.1 document of the mounted routes, merged into ``base`` (BentoML's document) when given.
+
+    BentoML labels its document OpenAPI 3.0.2 but embeds pydantic's JSON Schema 2020-12 (numeric
+    ``exclusiveMinimum``, ``type: null``), which is OpenAPI 3.1; the merged document says 3.1 so that
+    validators and fuzzers read those constraints as written.
+    """
     from pydantic.json_schema import models_json_schema
 
     models = [(req, "validation") for *_, req, _, _ in HOT_ROUTES]
@@ -131,10 +143,18 @@ def hot_openapi() -> dict:
                 "application/json": {"schema": keys[(ModelsResponse, "serialization")]}}}, "401": error},
         }
     }
-    return {
+    doc = {
         "openapi": "3.1.0",
-        "info": {"title": "shopml storefront hot path", "version": "1"},
-        "paths": paths,
-        "components": {"schemas": schema.get("$defs", {}),
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "info": {"title": "shopml service", "version": "1"},
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+    if base:
+        doc["info"] = base.get("info", doc["info"])
+        doc["paths"].update(base.get("paths", {}))
+        doc["components"]["schemas"].update(base.get("components", {}).get("schemas", {}))
+        if "tags" in base:
+            doc["tags"] = base["tags"]
+    doc["paths"].update(paths)
+    doc["components"]["schemas"].update(schema.get("$defs", {}))
+    return doc

@@ -41,26 +41,43 @@ MAX_ALLOCATION_ROWS = 20_000
 """Most rows in any one table of an allocation request."""
 
 
-class BodyLimitMiddleware:
-    """ASGI middleware: 413 for a body above ``max_bytes`` (declared by Content-Length or streamed)."""
+class RequestGuardMiddleware:
+    """ASGI middleware in front of every ``/v1`` POST: size limit, JSON content type, well-formed JSON.
 
-    def __init__(self, app, max_bytes: int = 1_048_576):
+    * a body above ``max_bytes`` (declared by Content-Length, or counted while a chunked body streams) is
+      answered 413 before the endpoint runs;
+    * a ``Content-Type`` other than ``application/json`` (or none) is answered 415, so BentoML's form and
+      multipart parsers never see client bytes they crash on;
+    * on the ``@bentoml.api`` routes (``check_json`` paths) a body that is not UTF-8 JSON is answered 400 with
+      the position of the error; the hot routes parse with pydantic themselves and skip this second parse.
+    """
+
+    def __init__(self, app, max_bytes: int = 1_048_576, skip_json_check: tuple[str, ...] = ()):
         self.app = app
         self.max_bytes = max_bytes
+        self.skip_json_check = frozenset(skip_json_check)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT") or not scope["path"].startswith("/v1"):
             return await self.app(scope, receive, send)
+        declared = None
+        content_type = b""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    return await _too_large(send, 400, "Content-Length is not a number")
-                if declared > self.max_bytes:
-                    return await _too_large(send, 413, f"request body of {declared} bytes exceeds {self.max_bytes}")
-                return await self.app(scope, receive, send)
-        # No Content-Length (chunked upload): read up to the limit here, then replay the body to the app.
+                    return await _reply(send, 400, "Content-Length is not a number")
+            elif name == b"content-type":
+                content_type = value
+        if declared is not None and declared > self.max_bytes:
+            return await _reply(send, 413, f"request body of {declared} bytes exceeds {self.max_bytes}")
+        media = content_type.split(b";")[0].strip().lower()
+        if media not in (b"application/json", b""):
+            return await _reply(send, 415, f"Content-Type {media.decode('latin-1')!r}: send application/json")
+        check_json = scope["path"] not in self.skip_json_check
+        if declared is not None and not check_json:
+            return await self.app(scope, receive, send)
         chunks, seen = [], 0
         while True:
             message = await receive()
@@ -69,10 +86,19 @@ class BodyLimitMiddleware:
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
             if seen > self.max_bytes:
-                return await _too_large(send, 413, f"request body exceeds {self.max_bytes} bytes")
+                return await _reply(send, 413, f"request body exceeds {self.max_bytes} bytes")
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if check_json:
+            try:
+                json.loads(body.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                return await _reply(send, 400, f"request body is not UTF-8 (byte {exc.start}); send JSON")
+            except json.JSONDecodeError as exc:
+                return await _reply(send, 400, f"request body is not valid JSON: {exc.msg} at position {exc.pos}")
+            except RecursionError:
+                return await _reply(send, 400, "request body is nested too deeply")
         replayed = False
 
         async def replay():
@@ -85,7 +111,7 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send, status: int, message: str) -> None:
+async def _reply(send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "detail": []}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})

@@ -10,7 +10,7 @@ Start it with ``shopml serve`` (or ``bentoml serve serving.service:Shopml``). Ro
 * BentoML's own: ``/livez``, ``/readyz`` (503 until every model and the audience store are loaded),
   ``/metrics`` (Prometheus, plus ``shopml_model_info``), ``/docs.json`` (OpenAPI) and ``/v1/openapi.json``.
 
-Every ``/v1`` route passes :class:`serving.auth.AuthMiddleware` and :class:`serving.limits.BodyLimitMiddleware`.
+Every ``/v1`` route passes :class:`serving.auth.AuthMiddleware` and :class:`serving.limits.RequestGuardMiddleware`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from serving.auth import AuthMiddleware
 from serving.errors import error_response
 from serving.hot import HOT_PATHS, create_hot_app
-from serving.limits import BodyLimitMiddleware
+from serving.limits import RequestGuardMiddleware
 from serving.schemas import AudienceRequest, ForecastRequest, RoutePlanRequest, SizeRequest
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,11 @@ def _max_body() -> int:
     return load_settings().serve_max_body_bytes
 
 
-hot_app = create_hot_app(current_runtime)
+def _bentoml_openapi() -> dict:
+    return Shopml.openapi_spec.asdict()
+
+
+hot_app = create_hot_app(current_runtime, _bentoml_openapi)
 _CONFIG = _config()
 
 
@@ -172,4 +176,4 @@ def _route_request(request) -> RoutePlanRequest:
 
 
 Shopml.add_asgi_middleware(AuthMiddleware)
-Shopml.add_asgi_middleware(BodyLimitMiddleware, max_bytes=_max_body())
+Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=HOT_PATHS)
