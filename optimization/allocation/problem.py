@@ -166,10 +166,15 @@ def _finite_nonneg(values: np.ndarray, labels: pd.DataFrame, what: str) -> None:
 
 
 def _cost_matrix(given: pd.DataFrame | np.ndarray, rows: np.ndarray, cols: np.ndarray, name: str) -> np.ndarray:
+    square = name == "transfer_cost"
     if isinstance(given, pd.DataFrame):
         given = given.copy()
         given.index = given.index.astype("str")
         given.columns = given.columns.astype("str")
+        if square:  # a warehouse never moves stock to itself: the diagonal may be left out
+            given = given.reindex(index=given.index.union(pd.Index(rows)), columns=given.columns.union(pd.Index(cols)))
+            for wid in rows:
+                given.loc[wid, wid] = 0.0
         _unknown(pd.Series(given.index), rows, "warehouse", f"{name} rows")
         missing_rows = [r for r in rows if r not in given.index]
         missing_cols = [c for c in cols if c not in given.columns]
@@ -179,6 +184,10 @@ def _cost_matrix(given: pd.DataFrame | np.ndarray, rows: np.ndarray, cols: np.nd
                 f"give a full {len(rows)} x {len(cols)} table (warehouses x {'regions' if name == 'shipping_cost' else 'warehouses'})"
             )
         matrix = given.loc[list(rows), list(cols)].to_numpy(dtype=float)
+        holes = np.argwhere(np.isnan(matrix))
+        if len(holes):
+            shown = ", ".join(f"{rows[a]}->{cols[b]}" for a, b in holes[:5])
+            raise AllocationInputError(f"{name} has no entry for {shown}; give a cost for every pair")
     else:
         matrix = np.asarray(given, dtype=float)
         if matrix.shape != (len(rows), len(cols)):
@@ -188,7 +197,7 @@ def _cost_matrix(given: pd.DataFrame | np.ndarray, rows: np.ndarray, cols: np.nd
             )
     if not np.all(np.isfinite(matrix)) or np.any(matrix < 0):
         raise AllocationInputError(f"{name} has negative, missing or infinite costs; give finite costs >= 0")
-    return matrix
+    return np.array(matrix, dtype=float)  # a writable copy (pandas may hand out read-only views)
 
 
 def build_problem(
