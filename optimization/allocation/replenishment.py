@@ -8,6 +8,8 @@ order-up-to policy, as in the operations manual):
 * the service level ``a`` comes from the SKU's ABC class (newsvendor logic: the best order-up-to level
   for underage cost ``cu`` and overage cost ``co`` is the quantile at ``cu / (cu + co)``;
   :func:`critical_ratio` turns costs into such a level);
+* quantiles between the given levels are linear in the CDF; beyond the highest given level (often p90,
+  below class A's 98%) the tail is normal-shaped and scaled by the upper spread (see :func:`_quantile_at`);
 * reorder point ``s = ceil(Q_{D_L}(a))``, safety stock ``s - E[D_L]``, order-up-to ``S = ceil(Q_{D_LR}(a))``;
 * order ``S - position`` (rounded up to whole packs, at least the minimum order) when the inventory position
   (on hand + on order) is at or below ``s``; nothing otherwise.
@@ -248,8 +250,9 @@ def replenishment_proposal(
         raise AllocationInputError(f"classes lack SKU(s) {', '.join(abc.index[abc.isna()][:5])}")
     level = abc.map(policy.service_levels).to_numpy(float)
 
-    reorder = np.ceil(cdf_quantile(lx, lf, level) - 1e-9)
-    upto = np.maximum(np.ceil(cdf_quantile(cx, cf, level) - 1e-9), reorder)
+    lead_q, cover_q = lead[cols].to_numpy(float), cover[cols].to_numpy(float)
+    reorder = np.ceil(_quantile_at(lv, lead_q, lx, lf, level) - 1e-9)
+    upto = np.maximum(np.ceil(_quantile_at(lv, cover_q, cx, cf, level) - 1e-9), reorder)
     out = pd.DataFrame({
         "sku": skus.to_numpy(),
         "warehouse_id": cover.index.get_level_values("warehouse_id").to_numpy(),
@@ -274,6 +277,26 @@ def replenishment_proposal(
     log.info("replenishment: %d pairs, %d orders", len(out), int((out["order_qty"] > 0).sum()))
     return ReplenishmentPlan(proposal=out.sort_values(keys, kind="stable").reset_index(drop=True), classes=table,
                              policy=policy)
+
+
+def _quantile_at(levels: np.ndarray, q: np.ndarray, knots_x: np.ndarray, knots_f: np.ndarray,
+                 level: np.ndarray) -> np.ndarray:
+    """Demand at ``level``: linear between the given quantiles, a normal-shaped tail beyond the top one.
+
+    A linear CDF tail beyond p90 (what the allocation curve uses) puts p98 far too low for bell-shaped demand
+    (a 95% target gave 92.6% in simulation). Above the highest given level ``l`` the quantile grows like a
+    normal's, scaled by the upper spread: ``q_l + (z(a) - z(l)) * (q_l - q_50) / z(l)``.
+    """
+    from scipy.stats import norm
+
+    inside = cdf_quantile(knots_x, knots_f, level)
+    if len(levels) < 2 or "0.5" not in {f"{x:g}" for x in levels} or levels[-1] <= 0.5:
+        return inside
+    top_level = levels[-1]
+    median = q[:, int(np.flatnonzero(np.isclose(levels, 0.5))[0])]
+    spread = (q[:, -1] - median) / norm.ppf(top_level)
+    tail = q[:, -1] + (norm.ppf(np.minimum(level, 1 - 1e-9)) - norm.ppf(top_level)) * spread
+    return np.where(level > top_level, tail, inside)
 
 
 def _units(frame: pd.DataFrame, column: str, name: str) -> pd.Series:
