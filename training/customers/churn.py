@@ -31,10 +31,10 @@ CHURN_MONOTONE = {"days_since_last_order": 1, "p_alive": -1, "expected_orders_ho
 class ChurnParams:
     """LightGBM settings (kept small: a few thousand customers per cutoff)."""
 
-    num_leaves: int = 15
+    num_leaves: int = 7
     learning_rate: float = 0.03
-    max_trees: int = 800
-    min_child_samples: int = 40
+    max_trees: int = 400
+    min_child_samples: int = 100
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
     lambda_l2: float = 1.0

@@ -45,8 +45,8 @@ def plan_cutoffs(
     *,
     evaluation_cutoff: str | pd.Timestamp | None = None,
     horizon_days: int = 90,
-    n_train: int = 4,
-    spacing_days: int = 30,
+    n_train: int = 7,
+    spacing_days: int = 15,
     min_history_days: int = 90,
 ) -> CutoffPlan:
     """Choose the cutoffs; the evaluation cutoff defaults to the last one whose horizon the data covers."""
