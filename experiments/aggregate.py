@@ -96,31 +96,54 @@ def _quantile_stats(values: np.ndarray, p: float) -> dict[str, float]:
     return {"estimate": estimate, "lower": lower, "upper": upper, "level": QUANTILE_LEVEL}
 
 
+def _variant_codes(column) -> tuple[np.ndarray, list[str]]:
+    """Integer code of each row's variant and the labels as strings (a categorical's own codes when it is one)."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.intp)
+        labels = [str(c) for c in column.cat.categories]
+        if (codes < 0).any():  # missing labels
+            codes = np.where(codes < 0, len(labels), codes)
+            labels.append("nan")
+        return codes, labels
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes.astype(np.intp), [str(u) for u in uniques]
+
+
+def _repeated(ids) -> int:
+    """Rows whose unit id appeared on an earlier row; integer ids are sorted (several times faster than hashing)."""
+    values = ids.to_numpy()
+    if values.dtype.kind in "iu":
+        ordered = np.sort(values)
+        return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+    return int(ids.duplicated().sum())
+
+
 def aggregate(
     spec: ExperimentSpec, rows: Any, unit_column: str = "unit_id", variant_column: str = "variant"
 ) -> tuple[dict[str, dict[str, MetricStats]], dict[str, int], dict[str, int]]:
     """Sufficient statistics per variant and metric, units per variant, and values capped per metric."""
-    import pandas as pd
 
     frame = read_rows(rows, _columns(spec, unit_column, variant_column))
     names = [v.name for v in spec.variants]
-    codes, uniques = pd.factorize(frame[variant_column].astype(str), use_na_sentinel=False)
-    unknown = [u for u in uniques if u not in names]
+    codes, labels = _variant_codes(frame[variant_column])
+    rows_per_label = np.bincount(codes, minlength=len(labels))
+    unknown = {label: int(c) for label, c in zip(labels, rows_per_label, strict=True) if c and label not in names}
     if unknown:
-        counts = pd.Series(codes).value_counts()
-        detail = {u: int(counts[list(uniques).index(u)]) for u in unknown[:5]}
+        detail = dict(list(unknown.items())[:5])
         raise ExperimentError(
             f"column {variant_column!r} has unknown variant(s) {detail} (rows per variant); the spec's variants "
             f"are {names}: fix the labels or filter those rows"
         )
-    index = np.array([names.index(u) for u in uniques], dtype=np.intp)
+    index = np.array([names.index(label) if label in names else -1 for label in labels], dtype=np.intp)
     arm = index[codes]
     k = len(names)
-    duplicated = frame[unit_column].duplicated()
-    if duplicated.any():
-        examples = frame.loc[duplicated.to_numpy(), unit_column].head(3).tolist()
+    repeated = _repeated(frame[unit_column])
+    if repeated:
+        examples = frame.loc[frame[unit_column].duplicated().to_numpy(), unit_column].head(3).tolist()
         raise ExperimentError(
-            f"column {unit_column!r} has {int(duplicated.sum())} repeated unit id(s) (e.g. {examples}); give one row "
+            f"column {unit_column!r} has {repeated} repeated unit id(s) (e.g. {examples}); give one row "
             "per unit (sum its metric values) and make sure no unit is in two variants"
         )
     n = np.bincount(arm, minlength=k)

@@ -102,3 +102,17 @@ def test_evaluate_over_time_is_cumulative(rows):
     assert [p for p, _ in history] == [1, 2, 3]
     sizes = [r.srm.observed["control"] for _, r in history]
     assert sizes == sorted(sizes) and sizes[-1] == int((rows["variant"] == "control").sum())
+
+
+def test_variant_and_unit_id_types_do_not_change_the_statistics(rows):
+    """Categorical or string variants, integer or string unit ids: the same statistics, the same checks."""
+    reference = aggregate(spec(), rows)
+    categorical = rows.assign(variant=pd.Categorical(rows["variant"], categories=["b", "control", "unused"]))
+    assert aggregate(spec(), categorical) == reference  # an empty unknown category is harmless
+    assert aggregate(spec(), rows.assign(unit_id=rows["unit_id"].astype(str))) == reference
+    categorical.loc[:2, "variant"] = np.nan
+    with pytest.raises(ExperimentError, match="unknown variant.*'nan': 3"):
+        aggregate(spec(), categorical)
+    text_ids = pd.concat([rows, rows.tail(3)]).astype({"unit_id": str})
+    with pytest.raises(ExperimentError, match="3 repeated unit id"):
+        aggregate(spec(), text_ids)
