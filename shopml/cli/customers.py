@@ -1,0 +1,135 @@
+"""``shopml train churn|value|customers`` and ``shopml score audiences``: customer models on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shopml.cli._console import console, table
+
+DATA_HELP = "Orders to train on: a file or folder features.loaders reads (default: the tables in the data home)."
+CUTOFF_HELP = "Evaluation cutoff YYYY-MM-DD (default: the latest whose label window the data covers)."
+
+
+def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizon: int, force: bool,
+           if_missing: bool) -> None:
+    from shopml.settings import load_settings
+    from training.customers.train import TrainConfig, champion_exists, load_training_tables, prepare
+    from training.names import CHURN, CUSTOMER_VALUE
+
+    settings = load_settings()
+    if if_missing:
+        existing = [name for name in which if champion_exists(settings, name)]
+        if len(existing) == len(which):
+            console.print(f"champion exists for {', '.join(existing)}: skipped (--if-missing)")
+            return
+        which = tuple(name for name in which if name not in existing)
+    with console.status("reading data and building stacked cutoffs"):
+        tables = load_training_tables(settings, data)
+        prepared = prepare(tables, TrainConfig(evaluation_cutoff=cutoff, horizon_days=horizon))
+    plan = prepared.plan
+    console.print(f"training cutoffs {', '.join(f'{c:%Y-%m-%d}' for c in plan.train)}; evaluation "
+                  f"{plan.evaluation:%Y-%m-%d} ({len(prepared.train):,} training rows, "
+                  f"{len(prepared.evaluation):,} evaluation customers)")
+    if CHURN in which:
+        from training.customers.train import train_churn
+
+        with console.status("training churn"):
+            outcome, _ = train_churn(settings, prepared, force=force)
+        m, b = outcome.metrics, outcome.baselines
+        console.print(table(f"churn v{outcome.version}", ["metric", "model", "baseline"], [
+            ("ROC-AUC", f"{m['roc_auc']:.3f}", f"{b['recency']['roc_auc']:.3f} (recency)"),
+            ("ROC-AUC BG/NBD", "", f"{b['bgnbd']['roc_auc']:.3f}"),
+            ("PR-AUC", f"{m['pr_auc']:.3f}", ""), ("Brier", f"{m['brier']:.3f}", ""),
+            ("ECE", f"{m['ece']:.3f}", ""), ("top-decile lift", f"{m['top_decile_lift']:.2f}", ""),
+        ]))
+        console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
+    if CUSTOMER_VALUE in which:
+        from training.customers.train import train_value
+
+        with console.status("training customer value"):
+            outcome, _ = train_value(settings, prepared, force=force)
+        m, b = outcome.metrics, outcome.baselines["last_90d_spend"]
+        console.print(table(f"customer_value v{outcome.version} ({m['kind']})", ["metric", "model", "last 90 days"], [
+            ("normalized Gini", f"{m['normalized_gini']:.3f}", f"{b['normalized_gini']:.3f}"),
+            ("Spearman", f"{m['spearman']:.3f}", f"{b['spearman']:.3f}"),
+            ("MAE", f"{m['mae']:.1f}", f"{b['mae']:.1f}"),
+        ]))
+        console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
+
+
+def train_churn(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
+    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
+    force: bool = typer.Option(False, "--force", help="Make the new version champion even if it does not win."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
+) -> None:
+    """Train the churn model (LightGBM, calibrated), log it to MLflow and promote it if it wins."""
+    from training.names import CHURN
+
+    _train((CHURN,), data, cutoff, horizon, force, if_missing)
+
+
+def train_value(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
+    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
+    force: bool = typer.Option(False, "--force", help="Make the new version champion even if it does not win."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
+) -> None:
+    """Train the customer value model (tweedie vs. two-part), log it to MLflow and promote it if it wins."""
+    from training.names import CUSTOMER_VALUE
+
+    _train((CUSTOMER_VALUE,), data, cutoff, horizon, force, if_missing)
+
+
+def train_customers(
+    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
+    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
+    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
+    force: bool = typer.Option(False, "--force", help="Make the new versions champion even if they do not win."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Skip models that already have a champion."),
+) -> None:
+    """Train churn and customer value on the same stacked cutoffs."""
+    from training.names import CHURN, CUSTOMER_VALUE
+
+    _train((CHURN, CUSTOMER_VALUE), data, cutoff, horizon, force, if_missing)
+
+
+def audiences(
+    as_of: str | None = typer.Option(None, "--as-of", help="Score as of this date, YYYY-MM-DD (default: the day after the last order)."),
+    features: Path | None = typer.Option(None, "--features", help="Score this customers.parquet instead of computing features."),
+    segment: str | None = typer.Option(None, "--segment", help="Keep one segment: new, active, at_risk, lapsed, high_value, reactivated."),
+    min_value: float | None = typer.Option(None, "--min-value", help="Keep customers with predicted value at least this."),
+    min_churn: float | None = typer.Option(None, "--min-churn", min=0.0, max=1.0, help="Keep customers with churn probability at least this."),
+    top: int | None = typer.Option(None, "--top", help="Keep the N customers with the highest predicted value."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File to write (.csv or .parquet; default: reports/audience-DATE.parquet)."),
+) -> None:
+    """Score every customer (churn, value, P(alive), segment), filter, and write CSV or Parquet."""
+    import pandas as pd
+
+    from shopml.errors import DataValidationError, ShopmlError
+    from shopml.settings import load_settings
+    from training.customers.audiences import score_audience, write_audience
+    from training.customers.segments import check_segment
+
+    if segment is not None:
+        segment = check_segment(segment)
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise ShopmlError(f"--output {output}: use a .csv or .parquet file name.")
+    settings = load_settings()
+    try:
+        as_of_ts = pd.Timestamp(as_of) if as_of else None
+    except ValueError as exc:
+        raise DataValidationError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD.") from exc
+    with console.status("scoring customers"):
+        result = score_audience(settings, as_of=as_of_ts, features_path=features, segment=segment,
+                                min_value=min_value, min_churn=min_churn, top=top)
+    path = output or settings.reports_dir / f"audience-{result.as_of:%Y-%m-%d}.parquet"
+    write_audience(result.audience, path)
+    console.print(table(f"Segments of {result.scored:,} customers as of {result.as_of:%Y-%m-%d}",
+                        ["segment", "customers", "mean predicted value"], result.segment_rows()))
+    console.print(f"{len(result.audience):,} customers written to {path} (models: churn v{result.versions['churn']}, "
+                  f"customer_value v{result.versions['customer_value']})")
