@@ -85,3 +85,4 @@ class EASE:
     def score(self, data: TrainingData, rows: np.ndarray) -> np.ndarray:
         scores = self.user_matrix(data, rows) @ self.weights_
         return np.asarray(scores.toarray() if sp.issparse(scores) else scores, dtype="float32")
+
