@@ -148,3 +148,41 @@ def assign(
     for unit_id in unit_ids:
         a = assign_unit(spec, unit_id)
         typer.echo(f"{unit_id}\t{a.variant if a.variant is not None else '-'}\t{a.reason}")
+
+
+@app.command()
+def cupac(
+    rows: Path = typer.Argument(..., help="Parquet file of per-unit experiment rows (unit ids are customer ids)."),  # noqa: B008
+    out: Path = typer.Option(..., "--out", help="Where to write the rows with the covariate column (Parquet)."),  # noqa: B008
+    features: Path | None = typer.Option(  # noqa: B008
+        None, help="customers.parquet as of the experiment's start (default: the latest `shopml features build`)."
+    ),
+    unit_column: str = typer.Option("unit_id", help="Unit id column of ROWS."),
+    prediction: str = typer.Option("predicted_value", help="Scorer column to use: predicted_value or churn_probability."),
+    column: str | None = typer.Option(None, help="Name of the new column (default: the prediction's name)."),
+    fill_value: float = typer.Option(0.0, help="Covariate of units without pre-period features."),
+) -> None:
+    """Add a CUPAC covariate: the champion customer model's prediction for each unit, as of the experiment's start."""
+    import pandas as pd
+
+    from experiments import cupac as cupac_module
+    from features.pipeline import latest_feature_dir
+    from shopml.errors import DataValidationError
+    from shopml.settings import load_settings
+
+    settings = load_settings()
+    features_path = features or latest_feature_dir(settings.features_dir) / "customers.parquet"
+    if not features_path.exists():
+        raise DataValidationError(f"{features_path} not found; run `shopml features build --cutoff START` first")
+    if not rows.exists():
+        raise DataValidationError(f"{rows} not found")
+    scorer, versions = cupac_module.load_customer_scorer(settings)
+    frame, report = cupac_module.customer_value_covariate(
+        pd.read_parquet(rows), scorer, pd.read_parquet(features_path), unit_column=unit_column,
+        prediction=prediction, column=column or prediction, fill_value=fill_value,
+    )
+    frame.to_parquet(out, index=False)
+    typer.echo(
+        f"wrote {out}: column {report.column!r} for {report.scored} scored units and {report.filled} without "
+        f"pre-period features (set to {report.fill_value:g}); models {versions}; features {features_path}"
+    )

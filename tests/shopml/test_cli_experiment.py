@@ -57,3 +57,21 @@ def test_user_mistake_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
         main()
     assert exit_info.value.code == 2
     assert "sum to 1.2" in capsys.readouterr().err
+
+
+def test_cupac_adds_the_champion_prediction(tmp_path, monkeypatch):
+    """The scorer is a stand-in with the CustomerScorer interface; the command reads and writes Parquet."""
+    from experiments import cupac
+
+    class Scorer:
+        def score(self, features):
+            return pd.DataFrame({"customer_id": features["customer_id"], "predicted_value": 2.0 * features["spend_90d"]})
+
+    monkeypatch.setattr(cupac, "load_customer_scorer", lambda settings: (Scorer(), {"customer_value": "3"}))
+    pd.DataFrame({"customer_id": ["a", "b"], "spend_90d": [10.0, 20.0]}).to_parquet(tmp_path / "customers.parquet")
+    pd.DataFrame({"unit_id": ["a", "b", "new"], "variant": ["control", "b", "b"]}).to_parquet(tmp_path / "rows.parquet")
+    result = runner.invoke(app, ["experiment", "cupac", str(tmp_path / "rows.parquet"), "--out", str(tmp_path / "out.parquet"),
+                                 "--features", str(tmp_path / "customers.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "2 scored units and 1 without" in result.output
+    assert pd.read_parquet(tmp_path / "out.parquet")["predicted_value"].tolist() == [20.0, 40.0, 0.0]
