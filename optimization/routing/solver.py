@@ -1,13 +1,14 @@
 """OR-Tools search on an :class:`IntegerModel`, in one or several worker processes.
 
-The model registers every transit as a matrix (no Python callback runs inside the search), adds a capacity
+The model registers every transit as a matrix (no Python transit callback in the search), adds a capacity
 dimension per demand dimension, a time dimension whose transit out of a stop includes its service time and
 whose slack allows waiting, and a disjunction per stop so that a first solution always exists (stops that
 must be served get a penalty larger than any plan).
 
 With the ``vehicles`` objective each worker runs PyVRP-style fleet minimisation: solve, then repeatedly try to
-empty the route with the fewest stops by re-solving without its vehicle (its stops start unassigned), and
-spend the remaining time minimising distance with the smallest fleet that served everyone. The routing
+empty the route with the fewest stops by re-solving without its vehicle (its stops start unassigned, windows
+are soft at a price, and the attempt ends at the first plan that serves every stop on time), and spend the
+remaining time minimising distance with the smallest fleet that served everyone. The routing
 solver is single-threaded, so parallelism is one process per worker, each with another first-solution
 strategy; the best plan wins.
 """
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAVINGS", "LOCAL_CHEAPEST_INSERTION")
 """First-solution strategies the workers rotate through (worker 0 uses the request's own choice)."""
+
+
+LATENESS_WEIGHT = 10.0
+"""In route-removal attempts a unit of lateness costs this many units of distance."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,13 @@ def time_feasible(model: IntegerModel, routes: list[list[int]]) -> bool:
     return all(earliest_return(model, v, route) is not None for v, route in enumerate(routes) if route)
 
 
-def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False, fixed_costs: bool = True):
+def _build(
+    model: IntegerModel,
+    allowed: list[int],
+    soft_windows: bool = False,
+    fixed_costs: bool = True,
+    lateness_cost: int | None = None,
+):
     from ortools.constraint_solver import pywrapcp
 
     manager = pywrapcp.RoutingIndexManager(model.n_nodes, model.n_vehicles, model.starts, model.ends)
@@ -129,9 +140,11 @@ def _build(model: IntegerModel, allowed: list[int], soft_windows: bool = False, 
         windows = model.windows[node]
         cumul = time_dim.CumulVar(index)
         if soft_windows and len(windows) == 1:
-            # lateness allowed but priced above any distance: the search repairs a plan with one route fewer
+            # lateness allowed at a price: the search repairs a plan with one route fewer
             cumul.SetRange(windows[0][0], model.horizon)
-            time_dim.SetCumulVarSoftUpperBound(index, windows[0][1], max(model.fixed_costs) or 1)
+            time_dim.SetCumulVarSoftUpperBound(
+                index, windows[0][1], lateness_cost or max(model.fixed_costs) or 1
+            )
             continue_hard = False
         else:
             cumul.SetRange(windows[0][0], windows[-1][1])
@@ -153,33 +166,49 @@ def search(
     deadline: float,
     allowed: list[int] | None = None,
     initial: list[list[int]] | None = None,
-    stop_below: int | None = None,
     soft_windows: bool = False,
     fixed_costs: bool = True,
+    lateness_cost: int | None = None,
+    stop_when_feasible: bool = False,
 ) -> list[list[int]] | None:
     """One OR-Tools solve until ``deadline`` (``time.monotonic()``, model building included).
 
-    Returns stop nodes per vehicle, or ``None`` when nothing was found in time.
+    Returns stop nodes per vehicle, or ``None`` when nothing was found in time. ``stop_when_feasible`` ends
+    the search at the first solution that serves every stop on time (checked in Python on the integer model:
+    soft windows make OR-Tools' own cost blind to that) and returns it.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     allowed = [v for v in (allowed if allowed is not None else range(model.n_vehicles)) if model.usable[v]]
     if not allowed:
         return [[] for _ in range(model.n_vehicles)]
-    manager, routing = _build(model, allowed, soft_windows, fixed_costs)
+    manager, routing = _build(model, allowed, soft_windows, fixed_costs, lateness_cost)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, config.first_solution)
     params.local_search_metaheuristic = getattr(
         routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic
     )
     params.time_limit.FromMilliseconds(max(10, int((deadline - time.monotonic()) * 1000)))
-    if stop_below is not None:
+    feasible_found: list[list[list[int]]] = []
+    if stop_when_feasible:
 
-        def _stop_if_complete() -> None:
-            if routing.CostVar().Max() < stop_below:
+        def _current_routes() -> list[list[int]]:
+            out = []
+            for v in range(model.n_vehicles):
+                index, route = routing.NextVar(routing.Start(v)).Value(), []
+                while not routing.IsEnd(index):
+                    route.append(manager.IndexToNode(index))
+                    index = routing.NextVar(index).Value()
+                out.append(route)
+            return out
+
+        def _stop_if_feasible() -> None:
+            routes = _current_routes()
+            if sum(map(len, routes)) == len(model.stop_nodes) and time_feasible(model, routes):
+                feasible_found.append(routes)
                 routing.solver().FinishCurrentSearch()
 
-        routing.AddAtSolutionCallback(_stop_if_complete)
+        routing.AddAtSolutionCallback(_stop_if_feasible)
     solution = None
     if initial is not None:
         index_routes = [[manager.NodeToIndex(n) for n in route] for route in initial]
@@ -190,6 +219,8 @@ def search(
             solution = routing.SolveFromAssignmentWithParameters(start, params)
     if solution is None and (initial is None or start is None):
         solution = routing.SolveWithParameters(params)
+    if feasible_found:
+        return feasible_found[-1]
     if solution is None:
         return None
     routes = []
@@ -224,6 +255,9 @@ def run_worker(
     if routes is None:
         return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
+    # a unit of lateness costs LATENESS_WEIGHT units of distance: enough to steer, not so much that guided
+    # local search degenerates into descent on lateness
+    lateness = max(1, round(LATENESS_WEIGHT * model.cost_scale / model.time_scale))
     reserve = 0.3 * seconds
     attempt = max(0.3, 0.12 * seconds)
     failures = 0
@@ -237,9 +271,16 @@ def run_worker(
         allowed = [v for v in used if v != victim]
         tick = time.monotonic()
         until = tick + min(attempt, left() - reserve)
-        threshold = sum(model.fixed_costs[v] for v in allowed) + max(model.fixed_costs)
         candidate = search(
-            model, config, until, allowed=allowed, initial=start, stop_below=threshold, soft_windows=True
+            model,
+            config,
+            until,
+            allowed=allowed,
+            initial=start,
+            soft_windows=True,
+            fixed_costs=False,
+            lateness_cost=lateness,
+            stop_when_feasible=True,
         )
         if (
             candidate is not None
@@ -251,7 +292,9 @@ def run_worker(
             log.append(f"removed a route: {len(allowed)} vehicles in {time.monotonic() - tick:.1f}s")
         else:
             failures += 1
-            log.append(f"could not empty a route of {len(routes[victim])} stops")
+            log.append(
+                f"could not empty a route of {len(routes[victim])} stops in {time.monotonic() - tick:.1f}s"
+            )
     used = [v for v, r in enumerate(routes) if r]
     if left() > 0.05:
         # the fleet is fixed now; without the large vehicle cost, guided local search weighs arcs properly
