@@ -37,6 +37,9 @@ MAX_SYNC_TIME_LIMIT_S = 30.0
 
 MAX_TASK_TIME_LIMIT_S = 600.0
 
+MAX_SYNC_ALLOCATION_TIME_S = 60.0
+"""Longest solver time an allocation request may ask for (the allocation default is 60 s)."""
+
 MAX_ALLOCATION_ROWS = 20_000
 """Most rows in any one table of an allocation request."""
 

@@ -35,6 +35,7 @@ from serving.schemas import (
     SimilarItemsRequest,
     SimilarItemsResponse,
     SizeRequest,
+    StockAllocateRequest,
 )
 
 logger = logging.getLogger(__name__)
@@ -242,17 +243,17 @@ class ServingRuntime:
         plan = plan_routes(request)
         return _json_safe(plan.to_dict())
 
-    def allocate(self, body: dict[str, Any]) -> dict[str, Any]:
+    def allocate(self, req: StockAllocateRequest) -> dict[str, Any]:
+        from optimization.allocation import AllocationRequest, allocate
+
+        if req.options.time_limit_s > limits.MAX_SYNC_ALLOCATION_TIME_S:
+            raise ServingError(
+                f"options.time_limit_s: {req.options.time_limit_s} s exceeds {limits.MAX_SYNC_ALLOCATION_TIME_S} s",
+                detail=[{"field": "options.time_limit_s", "message": "too long for a synchronous request"}],
+            )
+        request = AllocationRequest(**req.model_dump(exclude={"options"}), options=req.options)
         try:
-            from optimization import allocation
-        except ImportError as exc:  # the allocation package has not landed in this build
-            raise ServingError(f"stock allocation is not available in this build: {exc}", status=503) from exc
-        request_cls = getattr(allocation, "AllocationRequest", None)
-        if request_cls is None or not hasattr(allocation, "allocate"):
-            raise ServingError("stock allocation is not available in this build", status=503)
-        request = request_cls.model_validate(body)
-        try:
-            plan = allocation.allocate(request)
+            plan = allocate(request)
         except (ArithmeticError, ValueError) as exc:
             if _is_validation(exc):
                 raise

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.assignment import AssignmentSpec
+from optimization.allocation.request import AllocationOptions, DemandIn, RegionIn, SkuCostIn, StockIn, WarehouseIn
 from optimization.routing.request import Depot, Objective, Stop, Travel, Vehicle
 from serving import limits
 
@@ -180,6 +181,19 @@ class RoutePlanRequest(Request):
     travel: Travel = Field(default_factory=Travel)
     options: RouteOptions = Field(default_factory=RouteOptions)
     warm_start: dict[Id, list[Id]] | None = None
+
+
+class StockAllocateRequest(Request):
+    """An allocation request (see docs/allocation.md) with the service's limits on table sizes and solver time."""
+
+    warehouses: list[WarehouseIn] = Field(..., min_length=1, max_length=500)
+    regions: list[RegionIn] = Field(..., min_length=1, max_length=1000)
+    stock: list[StockIn] = Field(default_factory=list, max_length=limits.MAX_ALLOCATION_ROWS)
+    demand: list[DemandIn] = Field(..., min_length=1, max_length=limits.MAX_ALLOCATION_ROWS)
+    skus: list[SkuCostIn] = Field(default_factory=list, max_length=limits.MAX_ALLOCATION_ROWS)
+    shipping_cost: dict[str, dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
+    transfer_cost: dict[str, dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
+    options: AllocationOptions = Field(default_factory=AllocationOptions)
 
 
 class ModelInfo(Response):

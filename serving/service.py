@@ -26,7 +26,7 @@ from serving.auth import AuthMiddleware
 from serving.errors import error_response
 from serving.hot import HOT_PATHS, create_hot_app
 from serving.limits import RequestGuardMiddleware
-from serving.schemas import AudienceRequest, ForecastRequest, RoutePlanRequest, SizeRequest
+from serving.schemas import AudienceRequest, ForecastRequest, RoutePlanRequest, SizeRequest, StockAllocateRequest
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +161,10 @@ class Shopml:
             return error_response(exc)
 
     @bentoml.api(route="/v1/stock/allocate")
-    def allocate_stock(self, request: dict[str, Any], /) -> dict:
+    def allocate_stock(self, request: StockAllocateRequest, /) -> dict:
         """Stock allocation across warehouses and regions (request: see docs/allocation.md)."""
         try:
-            return JSONResponse(self.runtime.allocate(request))
+            return JSONResponse(self.runtime.allocate(StockAllocateRequest.model_validate(request.model_dump())))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
@@ -176,4 +176,4 @@ def _route_request(request) -> RoutePlanRequest:
 
 
 Shopml.add_asgi_middleware(AuthMiddleware)
-Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=HOT_PATHS)
+Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=(*HOT_PATHS, "/v1/admin/reload"))
