@@ -36,6 +36,10 @@ app.add_typer(report.app, name="report")
 from shopml.cli.serve import serve  # noqa: E402
 
 app.command("serve")(serve)
+from shopml.cli.recommend import recommend, similar  # noqa: E402
+
+app.command("recommend")(recommend)
+app.command("similar")(similar)
 
 err_console = Console(stderr=True)
 

@@ -9,3 +9,7 @@ from shopml.cli.customers import train_churn, train_customers, train_value  # no
 app.command("churn")(train_churn)
 app.command("value")(train_value)
 app.command("customers")(train_customers)
+
+from shopml.cli.recommend import train_recommender  # noqa: E402
+
+app.command("recommender")(train_recommender)

@@ -127,7 +127,8 @@ class CandidateGenerator:
     Parameters
     ----------
     per_source
-        Items taken from each source (EASE, item-kNN, last-28-day popularity) before the union.
+        Items taken from each source (EASE, item-kNN, last-28-day popularity) before the union, at most
+        ``n_items // 20`` (at least 10) so that small catalogues are not half candidates.
     """
 
     ease: EASE = field(default_factory=EASE)
@@ -153,8 +154,11 @@ class CandidateGenerator:
             parts.append(self._chunk(chunk, bought, ease, knn, recent))
         return CandidateSet(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
 
+    def source_size(self, n_items: int) -> int:
+        return min(self.per_source, max(10, n_items // 20))
+
     def _chunk(self, chunk, bought, ease, knn, recent):
-        n = self.per_source
+        n = self.source_size(ease.shape[1])
         ease_rank = _ranks(ease, bought)
         knn_rank = _ranks(knn, bought)
         pop = np.broadcast_to(recent, ease.shape)

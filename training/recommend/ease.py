@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from training.recommend.data import TrainingData
 from training.recommend.itemknn import prune_rows
@@ -57,7 +58,8 @@ class EASE:
         xs = x[:, items].tocsc()
         gram = (xs.T @ xs).toarray().astype("float64")
         gram[np.diag_indices_from(gram)] += self.lam
-        p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+        with threadpool_limits(limits=1, user_api="blas"):  # multi-threaded BLAS thrashes on a shared box
+            p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
         b = -p / np.diag(p)[None, :]
         np.fill_diagonal(b, 0.0)
         b = b.astype("float32")

@@ -1,0 +1,95 @@
+"""``shopml train recommender``, ``shopml recommend`` and ``shopml similar``: the recommender on the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from shopml.cli._console import console, table
+
+DATA_HELP = ("Orders to train on: 'online-retail' (the shared Online Retail I, protocol cutoff 2011-11-01), "
+             "a file or folder features.loaders reads, or nothing for the tables in the data home.")
+MODEL_DIR_HELP = "Read a recommender folder (Recommender.save) instead of the registry champion."
+
+
+def train_recommender(
+    data: str | None = typer.Option(None, "--data", help=DATA_HELP),
+    cutoff: str | None = typer.Option(None, help="Evaluation cutoff YYYY-MM-DD (default: last 30 days held out)."),
+    no_ranker: bool = typer.Option(False, "--no-ranker", help="Rank by EASE alone (faster, weaker)."),
+    force: bool = typer.Option(False, "--force", help="Promote to champion even if it does not win."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
+) -> None:
+    """Train the recommender, compare it with the baselines, log it to MLflow and promote it if it wins."""
+    from shopml.settings import load_settings
+    from training.recommend.fit import RecommenderConfig
+    from training.recommend.train import champion_exists, default_cutoff, load_training_tables, train_recommender
+
+    settings = load_settings()
+    if if_missing and champion_exists(settings):
+        console.print("champion exists for recommender: skipped (--if-missing)")
+        return
+    with console.status("reading data"):
+        tables = load_training_tables(settings, data)
+    chosen = cutoff or default_cutoff(tables["orders"], data)
+    config = RecommenderConfig(seed=settings.seed, use_ranker=not no_ranker)
+    with console.status("training the recommender (baselines, EASE, item-kNN, ranker)"):
+        outcome = train_recommender(settings, tables, cutoff=chosen, config=config)
+    report = outcome.report
+    rows = [(name, f"{m['ndcg@10']:.4f}", f"{m['recall@10']:.4f}", f"{m['coverage@10']:.3f}")
+            for name, m in report.table().items()]
+    console.print(table(
+        f"recommender v{outcome.version}: {report.split.n_test:,} test customers, "
+        f"{report.split.cutoff:%Y-%m-%d} .. {report.split.end:%Y-%m-%d}",
+        ["model", "NDCG@10", "Recall@10", "coverage@10"], rows,
+    ))
+    console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
+
+
+def _load(model_dir: Path | None):
+    from shopml.settings import load_settings
+    from training.recommend import Recommender, load_champion
+
+    if model_dir is not None:
+        return Recommender.load(model_dir), str(model_dir)
+    model, version = load_champion(load_settings())
+    return model, f"v{version}"
+
+
+def _show(title: str, recs, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([{"sku": r.sku, "score": r.score, "source": r.source} for r in recs]))
+        return
+    console.print(table(title, ["rank", "sku", "score", "source"],
+                        [(i, r.sku, f"{r.score:.4f}", r.source) for i, r in enumerate(recs, start=1)]))
+
+
+def recommend(
+    customer_id: str = typer.Argument(..., help="Customer id (unknown ids get the popularity fallback)."),
+    k: int = typer.Option(10, "--k", help="How many items (1 to 100)."),
+    country: str | None = typer.Option(None, help="Country for the fallback (default: the customer's)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="SKU never to show (repeatable)."),
+    buy_again: bool = typer.Option(False, "--buy-again", help="Put the customer's own purchases first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help=MODEL_DIR_HELP),
+) -> None:
+    """Top-k items for a customer from the champion recommender."""
+    model, version = _load(model_dir)
+    recs = model.recommend(customer_id, k=k, exclude=exclude, country=country, include_purchased=buy_again)
+    known = "known customer" if model.knows_customer(customer_id) else "unknown customer: fallback"
+    _show(f"recommendations for {customer_id} ({known}; recommender {version})", recs, as_json)
+
+
+def similar(
+    sku: str = typer.Argument(..., help="SKU on screen (unknown SKUs get global best-sellers)."),
+    k: int = typer.Option(10, "--k", help="How many items (1 to 100)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="SKU never to show (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help=MODEL_DIR_HELP),
+) -> None:
+    """Items bought by the same customers as SKU."""
+    model, version = _load(model_dir)
+    recs = model.similar_items(sku, k=k, exclude=exclude)
+    known = "known item" if model.knows_item(sku) else "unknown item: fallback"
+    _show(f"items similar to {sku} ({known}; recommender {version})", recs, as_json)
