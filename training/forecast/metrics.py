@@ -36,7 +36,8 @@ def naive_scale(history: np.ndarray) -> np.ndarray:
     """Per series in-sample MAE of the one-step naive forecast (NaN when it is 0 or undefined)."""
     with np.errstate(invalid="ignore"):
         diffs = np.abs(np.diff(history, axis=1))
-        scale = np.nanmean(np.where(np.isnan(diffs), np.nan, diffs), axis=1) if diffs.shape[1] else np.full(len(history), np.nan)
+        ok = ~np.isnan(diffs)
+        scale = np.where(ok.any(axis=1), np.nansum(diffs, axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan)
     return np.where(scale > 0, scale, np.nan)
 
 

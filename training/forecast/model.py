@@ -47,17 +47,17 @@ class ModelParams:
     horizon: int = 8
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     strategy: str = "pooled"
-    n_estimators: int = 300
-    learning_rate: float = 0.05
+    n_estimators: int = 150
+    learning_rate: float = 0.08
     num_leaves: int = 31
     min_child_samples: int = 50
     feature_fraction: float = 0.8
-    max_origins: int = 60
+    max_origins: int = 30
     origin_stride: int = 1
     min_history: int = 1
     calibration_origins: int = 2
     seed: int = 42
-    n_jobs: int = 2
+    n_jobs: int = 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.horizon <= 366:
@@ -240,7 +240,7 @@ def _fit_boosters(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
                 "objective": "quantile", "alpha": q, "learning_rate": params.learning_rate,
                 "num_leaves": params.num_leaves, "min_data_in_leaf": params.min_child_samples,
                 "feature_fraction": params.feature_fraction, "bagging_fraction": 1.0, "seed": params.seed,
-                "deterministic": True, "force_row_wise": True, "num_threads": params.n_jobs, "verbosity": -1,
+                "deterministic": True, "force_row_wise": True, "max_bin": 63, "num_threads": params.n_jobs, "verbosity": -1,
             }
             data = lgb.Dataset(X[sel], y[sel], weight=w[sel], feature_name=names, free_raw_data=True)
             key = f"q{q:g}" if h is None else f"q{q:g}_h{h}"
@@ -258,12 +258,18 @@ def _calibrate(inner: FittedQuantileModel, panel: DemandPanel, static: np.ndarra
         p = inner.predict(state[live, o], scale[live, o], static[live], panel.periods[o], params.horizon)
         preds.append(p.reshape(-1, len(params.quantiles)))
         actual.append(panel.values[live, o + 1: o + 1 + params.horizon].reshape(-1))
-    pred, y = np.concatenate(preds), np.concatenate(actual)
-    qs = params.quantiles
-    mid = qs.index(0.5)
+    return stretch_factors(np.concatenate(preds), np.concatenate(actual), params.quantiles)
+
+
+def stretch_factors(pred: np.ndarray, y: np.ndarray, quantiles: tuple[float, ...]) -> dict[float, float]:
+    """Per outer quantile, the factor on its distance to the median giving the nominal share below (grid 0.3-4).
+
+    ``pred`` is ``(rows, n_quantiles)`` of uncalibrated forecasts made before the actuals ``y`` were known.
+    """
+    mid = quantiles.index(0.5)
     grid = np.linspace(0.3, 4.0, 75)
     stretch = {}
-    for j, q in enumerate(qs):
+    for j, q in enumerate(quantiles):
         if j == mid:
             continue
         shares = []

@@ -1,0 +1,86 @@
+"""MLflow packaging: a pyfunc whose ``unwrap_python_model().model`` is the plain :class:`Forecaster`.
+
+The Forecaster is stored as an artifact folder (LightGBM text boosters, npz, JSON), so the registered model
+and ``Forecaster.load(folder)`` give the same object. ``predict`` takes a frame with a ``sku`` column (and
+optionally ``region``) and ``params={"horizon": 8}`` and returns the tidy forecast frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from shopml.errors import NotTrainedError
+from training.forecast.forecaster import Forecaster
+from training.names import CHAMPION_ALIAS, DEMAND_FORECAST
+
+log = logging.getLogger(__name__)
+
+PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas", "numpy", "mlflow"]
+
+
+def _python_model_class():
+    import mlflow
+
+    class ForecastPyfunc(mlflow.pyfunc.PythonModel):
+        """Wraps a :class:`Forecaster` (attribute ``model``) for MLflow."""
+
+        def __init__(self) -> None:
+            self.model: Forecaster | None = None
+
+        def load_context(self, context) -> None:
+            self.model = Forecaster.load(context.artifacts["forecaster"])
+
+        def predict(self, context, model_input, params=None):
+            params = params or {}
+            frame = pd.DataFrame(model_input)
+            skus = frame["sku"].astype("str").unique().tolist() if "sku" in frame else None
+            regions = frame["region"].astype("str").unique().tolist() if "region" in frame else None
+            return self.model.forecast(skus=skus, regions=regions, horizon=int(params.get("horizon", 8)))
+
+    return ForecastPyfunc
+
+
+def log_forecaster(forecaster: Forecaster, name: str = "model"):
+    """Log ``forecaster`` as a pyfunc model in the active run; returns MLflow's ModelInfo."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = forecaster.save(Path(tmp) / "forecaster")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=_python_model_class()(),
+            artifacts={"forecaster": str(folder)},
+            pip_requirements=PIP_REQUIREMENTS,
+            input_example=None,
+        )
+
+
+def load_forecaster(model_uri: str) -> Forecaster:
+    """The plain :class:`Forecaster` behind a logged or registered model URI."""
+    import mlflow
+
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().model
+
+
+def load_champion(settings, alias: str = CHAMPION_ALIAS) -> tuple[Forecaster, str]:
+    """The registry's ``demand_forecast@alias`` Forecaster and its version.
+
+    Raises :class:`NotTrainedError` when no version carries the alias.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(settings)
+    try:
+        version = client.get_model_version_by_alias(DEMAND_FORECAST, alias)
+    except MlflowException:
+        raise NotTrainedError(
+            f"no {DEMAND_FORECAST} model with alias {alias!r} in {settings.tracking_uri}: "
+            "run `shopml train forecast` first."
+        ) from None
+    return load_forecaster(f"models:/{DEMAND_FORECAST}@{alias}"), str(version.version)
