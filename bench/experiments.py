@@ -446,7 +446,8 @@ def main() -> None:
         "loadavg": os.getloadavg(),
         "versions": {p: version(p) for p in ("numpy", "scipy", "pandas", "pydantic", "pyarrow", "lightgbm")}
         | {"python": platform.python_version()},
-        "command": ".venv/bin/python bench/experiments.py" + (" --quick" if quick else ""),
+        "command": (f"PYTHONPATH={os.environ['PYTHONPATH']} " if os.environ.get("PYTHONPATH") else "")
+        + ".venv/bin/python bench/experiments.py" + (" --quick" if quick else ""),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     evaluation = bench_evaluate(repeats=10 if quick else 100)
