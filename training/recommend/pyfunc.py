@@ -9,6 +9,7 @@ with ``customer_id`` (and optional ``k``) and returns one row per recommended it
 from __future__ import annotations
 
 import os
+import warnings
 
 import pandas as pd
 
@@ -56,9 +57,12 @@ def log_recommender(recommender: Recommender, directory, name: str = "model"):
     example = pd.DataFrame({"customer_id": [recommender.customer_ids[0] if recommender.n_customers else "0"],
                             "k": [3]})
     output = RecommenderModel(recommender).predict(None, example)
+    with warnings.catch_warnings():  # "integer columns cannot hold missing values": k and rank never miss
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, output)
     return mlflow.pyfunc.log_model(
         name=name, python_model=RecommenderModel(), artifacts={ARTIFACT: str(folder)},
-        signature=infer_signature(example, output), input_example=example, pip_requirements=PIP_REQUIREMENTS,
+        signature=signature, input_example=example, pip_requirements=PIP_REQUIREMENTS,
     )
 
 
