@@ -109,6 +109,11 @@ def customer_value_covariate(
     covariate = lookup.reindex(rows[unit_column].astype(str).to_numpy()).to_numpy(dtype=float, copy=True)
     unknown = ~np.isfinite(covariate)
     filled = int(unknown.sum())
+    if filled == len(rows) and len(rows):
+        raise ExperimentError(
+            f"CUPAC: no unit id matched a scored customer_id (units e.g. {rows[unit_column].head(2).tolist()}, "
+            f"customers e.g. {scores['customer_id'].head(2).tolist()}); check that both use the same id format"
+        )
     if filled and fill_value is None:
         examples = rows.loc[unknown, unit_column].head(3).tolist()
         raise ExperimentError(

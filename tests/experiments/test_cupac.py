@@ -75,6 +75,8 @@ def test_cupac_accepts_features_indexed_by_customer_and_refuses_unknown_units_on
         customer_value_covariate(rows, scorer, features, fill_value=None)
     with pytest.raises(ExperimentError, match="lacks column 'clv'"):
         customer_value_covariate(rows, scorer, features, prediction="clv")
+    with pytest.raises(ExperimentError, match="no unit id matched"):
+        customer_value_covariate(rows.assign(unit_id="x" + rows["unit_id"]), scorer, features)
     with pytest.raises(ExperimentError, match="already have a column 'spend'"):
         customer_value_covariate(rows, scorer, features, column="spend")
 
