@@ -40,6 +40,8 @@ class ModelParams:
         Training rows come from the latest ``max_origins`` origins, ``origin_stride`` periods apart.
     min_history
         Series with fewer observed periods at the origin get the category fallback.
+    max_rows
+        Training rows beyond this are subsampled (seeded), which bounds training time on large panels.
     calibration_origins
         Earlier origins used to stretch the intervals to nominal coverage (0 switches calibration off).
     """
@@ -55,6 +57,7 @@ class ModelParams:
     max_origins: int = 30
     origin_stride: int = 1
     min_history: int = 1
+    max_rows: int = 200_000
     calibration_origins: int = 2
     seed: int = 42
     n_jobs: int = 1
@@ -219,6 +222,9 @@ def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
     if not s_idx:
         raise DataValidationError("no training rows: the history is shorter than one origin plus one period.")
     s, o, h = (np.concatenate(a) for a in (s_idx, o_idx, h_idx))
+    if len(s) > params.max_rows:
+        keep = np.sort(np.random.default_rng(params.seed).choice(len(s), params.max_rows, replace=False))
+        s, o, h = s[keep], o[keep], h[keep]
     targets = panel.periods.to_numpy()[o + h]
     X = design_matrix(state[s, o], h, targets, static[s], spec, panel.freq)
     sc = scale[s, o]

@@ -1,0 +1,126 @@
+"""``shopml train forecast`` and ``shopml forecast``: the demand forecaster on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shopml.cli._console import console, table
+
+
+def train_forecast(
+    data: str = typer.Option("raw", help="raw (the tables from `shopml data generate/load`), online-retail, or a path."),
+    freq: str = typer.Option("W", help="W (weeks starting Monday) or D (days)."),
+    by_region: bool = typer.Option(True, "--by-region/--no-by-region", help="Also forecast per SKU x region."),
+    horizon: int | None = typer.Option(None, help="Periods ahead (default 8 weeks or 28 days)."),
+    top: int | None = typer.Option(None, help="Only the TOP SKUs by units sold."),
+    origins: int = typer.Option(3, help="Backtest origins."),
+    force: bool = typer.Option(False, help="Promote to champion even if the backtest is not better."),
+    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
+) -> None:
+    """Backtest, fit and register the global LightGBM demand forecaster (p10/p50/p90)."""
+    from shopml.errors import DataValidationError, NotTrainedError
+    from shopml.settings import load_settings
+    from training.forecast.pyfunc import load_champion
+    from training.forecast.train import TrainConfig
+    from training.forecast.train import train_forecast as run
+
+    if freq not in ("W", "D"):
+        raise DataValidationError(f"--freq must be W or D (got {freq!r}).")
+    settings = load_settings()
+    if if_missing:
+        try:
+            _, version = load_champion(settings)
+        except NotTrainedError:
+            pass
+        else:
+            console.print(f"demand_forecast champion v{version} exists; skipped (--if-missing).")
+            return
+    config = TrainConfig(data=data, freq=freq, by_region=by_region, horizon=horizon, top_n=top,
+                         backtest_origins=origins, force=force)
+    with console.status("backtesting and training the demand forecaster"):
+        result = run(settings, config)
+    overall = result.metrics["overall"]
+    cov = next(v for k, v in overall.items() if k.startswith("coverage"))
+    rows = [("model (p50)", f"{overall['wape']:.3f}", f"{overall['mase']:.3f}", f"{overall['pinball']:.3f}", f"{cov:.3f}")]
+    rows += [(k.removeprefix("bl_"), f"{v['wape']:.3f}", f"{v['mase']:.3f}", "", "")
+             for k, v in result.metrics["baselines"].items()]
+    console.print(table(f"Backtest ({len(result.backtest.origins)} origins, {result.forecaster.max_horizon} periods ahead)",
+                        ["forecast", "WAPE", "MASE", "pinball", "p10-p90 coverage"], rows))
+    console.print(f"{DEMAND(result.version)}: {result.reason}; run {result.run_id}; {result.seconds:.1f} s")
+
+
+def DEMAND(version: str | None) -> str:  # noqa: N802 - reads as a label
+    return f"demand_forecast v{version}" if version else "demand_forecast (not registered)"
+
+
+def forecast(
+    sku: list[str] = typer.Option(None, "--sku", help="SKU to forecast (repeat for several; default: top 10)."),
+    region: list[str] = typer.Option(None, "--region", help="Region (repeat; ALL = total; default: all)."),
+    horizon: int = typer.Option(8, help="Periods ahead."),
+    freq: str = typer.Option("W", help="Frequency the champion must have (W or D)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the tidy frame to CSV or Parquet."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of history, p50 and the p10-p90 band."),
+    alias: str = typer.Option("champion", help="Registry alias to load."),
+) -> None:
+    """Forecast demand (p10/p50/p90) with the registered champion."""
+    import numpy as np
+
+    from shopml.errors import DataValidationError
+    from shopml.settings import load_settings
+    from training.forecast.panel import ALL_REGIONS
+    from training.forecast.pyfunc import load_champion
+
+    settings = load_settings()
+    forecaster, version = load_champion(settings, alias)
+    if freq != forecaster.freq:
+        raise DataValidationError(f"--freq {freq} does not match the champion's frequency {forecaster.freq}; "
+                                  f"train one with `shopml train forecast --freq {freq}`.")
+    skus = list(sku) if sku else None
+    if skus is None:
+        full = forecaster.forecast_array()
+        totals = np.flatnonzero(forecaster.keys["region"].to_numpy() == ALL_REGIONS)
+        order = totals[np.argsort(-full[totals, :, forecaster.quantiles.index(0.5)].sum(axis=1))[:10]]
+        skus = forecaster.keys["sku"].to_numpy()[order].tolist()
+    frame = forecaster.forecast(skus=skus, regions=list(region) if region else None, horizon=horizon)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(output, index=False) if output.suffix == ".parquet" else frame.to_csv(output, index=False)
+        console.print(f"{len(frame):,} rows written to {output}")
+    else:
+        shown = frame.head(60)
+        console.print(table(f"demand_forecast v{version} from {forecaster.origin.date()} ({forecaster.freq})",
+                            list(shown.columns),
+                            [[f"{v:.1f}" if isinstance(v, float) else (v.date() if hasattr(v, "date") else v)
+                              for v in row] for row in shown.itertuples(index=False)]))
+        if len(frame) > len(shown):
+            console.print(f"... {len(frame) - len(shown):,} more rows (use --output)")
+    if plot is not None:
+        _plot(settings, forecaster, frame, skus, plot)
+
+
+def _plot(settings, forecaster, frame, skus, path: Path) -> None:
+    """History from the raw tables when available, then the forecast band, for the first few SKUs."""
+    import pandas as pd
+
+    from training.forecast import plots
+    from training.forecast.panel import ALL_REGIONS
+
+    history = pd.DataFrame({"sku": pd.Series(dtype="str"), "period_start": pd.Series(dtype="datetime64[us]"),
+                            "quantity": pd.Series(dtype="float64")})
+    try:
+        from features.demand import demand_series
+        from features.store import load_tables
+
+        orders = load_tables(settings.raw_dir, ("orders",))["orders"]
+        history = demand_series(orders, freq=forecaster.freq, skus=skus[:4], cutoff=forecaster.origin + (
+            pd.Timedelta(days=7) if forecaster.freq == "W" else pd.Timedelta(days=1)))
+        history = history.loc[history["period_start"] > forecaster.origin - 26 * pd.Timedelta(days=7 if forecaster.freq == "W" else 1)]
+    except Exception:  # noqa: BLE001 - the plot still shows the forecast without history
+        pass
+    totals = frame.loc[frame["region"] == ALL_REGIONS]
+    fig = plots.forecast_band(history, totals if len(totals) else frame, skus[:4])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    console.print(f"plot written to {path}")
