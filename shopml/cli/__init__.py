@@ -40,6 +40,9 @@ from shopml.cli.recommend import recommend, similar  # noqa: E402
 
 app.command("recommend")(recommend)
 app.command("similar")(similar)
+from shopml.cli.forecast import forecast  # noqa: E402
+
+app.command("forecast")(forecast)
 
 err_console = Console(stderr=True)
 

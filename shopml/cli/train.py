@@ -13,3 +13,7 @@ app.command("customers")(train_customers)
 from shopml.cli.recommend import train_recommender  # noqa: E402
 
 app.command("recommender")(train_recommender)
+
+from shopml.cli.forecast import train_forecast  # noqa: E402
+
+app.command("forecast")(train_forecast)
