@@ -186,3 +186,41 @@ def cupac(
         f"wrote {out}: column {report.column!r} for {report.scored} scored units and {report.filled} without "
         f"pre-period features (set to {report.fill_value:g}); models {versions}; features {features_path}"
     )
+
+
+@app.command()
+def monitor(
+    spec: Path = typer.Argument(..., help="Experiment spec (JSON) with settings.sequential = true."),  # noqa: B008
+    raw: Path = typer.Option(..., "--raw", help="Parquet file of per-unit rows with a period column."),  # noqa: B008
+    period_column: str = typer.Option("day", help="Column of --raw with the period of each unit's first exposure."),
+    metric: str | None = typer.Option(None, help="Metric to follow (default: the first goal)."),
+    arm: str | None = typer.Option(None, help="Treatment arm to follow (default: the first)."),
+    unit_column: str = typer.Option("unit_id", help="Unit id column of --raw."),
+    variant_column: str = typer.Option("variant", help="Variant column of --raw."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the effect and its always-valid interval over time."),  # noqa: B008
+) -> None:
+    """Look at a sequential test after every period: lift, always-valid interval, p-value and decision."""
+    from experiments import ExperimentSpec, evaluate_over_time, sequential_plot
+    from experiments.errors import ExperimentError
+
+    experiment = ExperimentSpec.model_validate(_read_json(spec))
+    if not experiment.settings.sequential:
+        raise ExperimentError(
+            "monitoring after every period needs \"settings\": {\"sequential\": true}; a fixed-horizon test read "
+            "repeatedly inflates false positives"
+        )
+    goals = [m.name for m in experiment.metrics if m.role == "goal"] or [experiment.metrics[0].name]
+    metric = metric or goals[0]
+    arm = arm or experiment.treatments[0]
+    history = evaluate_over_time(experiment, raw, period_column, unit_column=unit_column, variant_column=variant_column)
+    typer.echo(f"{experiment.name}: {metric} in {arm} vs {experiment.control}, always-valid {1 - experiment.settings.alpha:.0%} intervals")
+    typer.echo("period\tunits\tabs. lift\tinterval\tp\tdecision")
+    for period, result in history:
+        c = result.comparison(metric, arm)
+        typer.echo(
+            f"{period}\t{c.n_control + c.n_treatment}\t{_fmt(c.absolute_lift)}\t"
+            f"[{_fmt(c.absolute_lower)}, {_fmt(c.absolute_upper)}]\t{_fmt(c.p_value)}\t{result.decision.recommendation}"
+        )
+    if plot is not None:
+        sequential_plot(history, metric, arm, plot)
+        typer.echo(f"plot written to {plot}")

@@ -75,3 +75,25 @@ def test_cupac_adds_the_champion_prediction(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "2 scored units and 1 without" in result.output
     assert pd.read_parquet(tmp_path / "out.parquet")["predicted_value"].tolist() == [20.0, 40.0, 0.0]
+
+
+def test_monitor_prints_one_look_per_day_and_refuses_fixed_horizon(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 3000
+    rows = pd.DataFrame({"unit_id": range(n), "variant": rng.choice(["control", "b"], n),
+                         "conv": rng.binomial(1, 0.2, n), "day": rng.integers(1, 5, n)})
+    rows.to_parquet(tmp_path / "rows.parquet")
+    spec = {"name": "seq", "variants": [{"name": "control", "weight": 0.5, "control": True}, {"name": "b", "weight": 0.5}],
+            "metrics": [{"name": "conv", "type": "proportion"}], "settings": {"sequential": True}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    args = ["experiment", "monitor", str(tmp_path / "spec.json"), "--raw", str(tmp_path / "rows.parquet")]
+    result = runner.invoke(app, [*args, "--plot", str(tmp_path / "seq.png")])
+    assert result.exit_code == 0, result.output
+    looks = [line.split("\t") for line in result.output.splitlines() if line[:1].isdigit()]
+    assert [look[0] for look in looks] == ["1", "2", "3", "4"]
+    assert [int(look[1]) for look in looks][-1] == n
+    assert (tmp_path / "seq.png").exists()
+    spec["settings"] = {"sequential": False}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    result = runner.invoke(app, args)  # main() turns this ShopmlError into one line and exit code 2
+    assert type(result.exception).__name__ == "ExperimentError" and "sequential" in str(result.exception)
