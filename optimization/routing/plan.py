@@ -8,6 +8,7 @@ stop is not counted as driver time. :func:`optimization.routing.verify_plan` che
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,19 @@ class RoutePlan:
             ax.scatter(ux, uy, marker="x", color="black", label="unserved", zorder=3)
         dx, dy = zip(*depots.values(), strict=True)
         ax.scatter(dx, dy, marker="s", s=80, color="red", label="depot", zorder=4)
-        ax.set_title(f"{self.vehicles_used} routes, distance {self.distance:.1f}")
+        if (
+            request.is_geographic
+        ):  # a degree of longitude is shorter than one of latitude away from the equator
+            mean_lat = sum(y for _, y in [*depots.values(), *stops.values()]) / (len(depots) + len(stops))
+            ax.set_aspect(1.0 / max(0.1, math.cos(math.radians(mean_lat))))
+            ax.set_xlabel("longitude")
+            ax.set_ylabel("latitude")
+        else:
+            ax.set_aspect("equal")
+        unit = " km" if request.is_geographic else ""
+        ax.set_title(
+            f"{self.vehicles_used} routes, distance {self.distance:.1f}{unit}, {len(self.unserved)} unserved"
+        )
         if len(self.routes) <= 20:
             ax.legend(fontsize=7, loc="best")
         if path is not None:

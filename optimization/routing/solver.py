@@ -28,10 +28,18 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("PARALLEL_CHEAPEST_INSERTION", "PATH_CHEAPEST_ARC", "SAVINGS", "LOCAL_CHEAPEST_INSERTION")
 """First-solution strategies the workers rotate through (worker 0 uses the request's own choice)."""
+FLEET_STRATEGIES = (
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "SEQUENTIAL_CHEAPEST_INSERTION",
+    "SAVINGS",
+)
+"""For the ``vehicles`` objective: insertion heuristics start with far fewer routes than path-cheapest-arc
+(21-22 against 30-35 on r1_2_1), which leaves the route-removal phase less to do."""
 
 
-LATENESS_WEIGHT = 10.0
-"""In route-removal attempts a unit of lateness costs this many units of distance."""
+MAX_FAILED_REMOVALS = 3
+"""Route-removal attempts in a row (on the smallest, second smallest, ... route) before the fleet is frozen."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class SearchConfig:
     first_solution: str
     metaheuristic: str
     fleet_minimisation: bool = False
-    stop_early: bool = False
+    removal_offset: int = 0
 
 
 @dataclass
@@ -60,10 +68,10 @@ def worker_configs(options: Options) -> list[SearchConfig]:
     metaheuristic = options.local_search.upper()
     fleet = options.objective is Objective.VEHICLES
     first = [] if options.first_solution == "automatic" else [options.first_solution.upper()]
-    pool = first + [s for s in STRATEGIES if s not in first]
+    pool = first + [s for s in (FLEET_STRATEGIES if fleet else STRATEGIES) if s not in first]
     offset = options.seed % len(pool) if not first else 0
     pool = pool[offset:] + pool[:offset]
-    return [SearchConfig(pool[w % len(pool)], metaheuristic, fleet) for w in range(options.workers)]
+    return [SearchConfig(pool[w % len(pool)], metaheuristic, fleet, w % 2) for w in range(options.workers)]
 
 
 def evaluate(model: IntegerModel, routes: list[list[int]]) -> int:
@@ -106,7 +114,6 @@ def _build(
     allowed: list[int],
     soft_windows: bool = False,
     fixed_costs: bool = True,
-    lateness_cost: int | None = None,
 ):
     from ortools.constraint_solver import pywrapcp
 
@@ -140,11 +147,9 @@ def _build(
         windows = model.windows[node]
         cumul = time_dim.CumulVar(index)
         if soft_windows and len(windows) == 1:
-            # lateness allowed at a price: the search repairs a plan with one route fewer
+            # lateness allowed but priced above any distance: the search repairs a plan with one route fewer
             cumul.SetRange(windows[0][0], model.horizon)
-            time_dim.SetCumulVarSoftUpperBound(
-                index, windows[0][1], lateness_cost or max(model.fixed_costs) or 1
-            )
+            time_dim.SetCumulVarSoftUpperBound(index, windows[0][1], max(model.fixed_costs) or 1)
             continue_hard = False
         else:
             cumul.SetRange(windows[0][0], windows[-1][1])
@@ -168,7 +173,6 @@ def search(
     initial: list[list[int]] | None = None,
     soft_windows: bool = False,
     fixed_costs: bool = True,
-    lateness_cost: int | None = None,
     stop_when_feasible: bool = False,
 ) -> list[list[int]] | None:
     """One OR-Tools solve until ``deadline`` (``time.monotonic()``, model building included).
@@ -182,7 +186,7 @@ def search(
     allowed = [v for v in (allowed if allowed is not None else range(model.n_vehicles)) if model.usable[v]]
     if not allowed:
         return [[] for _ in range(model.n_vehicles)]
-    manager, routing = _build(model, allowed, soft_windows, fixed_costs, lateness_cost)
+    manager, routing = _build(model, allowed, soft_windows, fixed_costs)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, config.first_solution)
     params.local_search_metaheuristic = getattr(
@@ -255,13 +259,10 @@ def run_worker(
     if routes is None:
         return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
-    # a unit of lateness costs LATENESS_WEIGHT units of distance: enough to steer, not so much that guided
-    # local search degenerates into descent on lateness
-    lateness = max(1, round(LATENESS_WEIGHT * model.cost_scale / model.time_scale))
     reserve = 0.3 * seconds
     attempt = max(0.3, 0.12 * seconds)
-    failures = 0
-    while left() > reserve + 0.1 and failures < 2:
+    failures = attempts = 0
+    while left() > reserve + 0.1 and failures < MAX_FAILED_REMOVALS:
         used = [v for v, r in enumerate(routes) if r]
         if len(used) <= 1:
             break
@@ -269,17 +270,21 @@ def run_worker(
         victim = by_size[min(failures, len(by_size) - 1)]
         start = [[] if v == victim else r for v, r in enumerate(routes)]
         allowed = [v for v in used if v != victim]
+        # alternate two kinds of attempt (each worker starts with another): hard windows with the stops left
+        # unassigned (fast when room exists), or soft windows with lateness priced above any distance and the
+        # vehicle cost kept (slower, but it reshapes tight-window routes)
+        soft = (attempts + config.removal_offset) % 2 == 1
+        attempts += 1
         tick = time.monotonic()
-        until = tick + min(attempt, left() - reserve)
+        until = tick + min(attempt * (1 + 0.5 * failures), left() - reserve)  # the next victim gets longer
         candidate = search(
             model,
             config,
             until,
             allowed=allowed,
             initial=start,
-            soft_windows=True,
-            fixed_costs=False,
-            lateness_cost=lateness,
+            soft_windows=soft,
+            fixed_costs=soft,
             stop_when_feasible=True,
         )
         if (
