@@ -229,15 +229,21 @@ class Recommender:
         return {self._item_index[s] for s in map(str, exclude) if s in self._item_index}
 
     def _extend(self, out, taken, items, scores, source, k, blocked) -> None:
+        # walk the list in small slices: converting a whole catalogue-long list per request allocates
+        # thousands of Python objects and triggers garbage collections that dominate the p99
         active = self.active
         skus = self._sku_list
-        for j, s in zip(items.tolist(), scores.tolist(), strict=True):
-            if j in taken or j in blocked or not active[j]:
-                continue
-            taken.add(j)
-            out.append(Recommendation(skus[j], s, source))
-            if len(out) >= k:
-                return
+        start, n = 0, len(items)
+        while start < n and len(out) < k:
+            stop = start + 2 * (k - len(out)) + len(taken) + len(blocked) + 8
+            for j, s in zip(items[start:stop].tolist(), scores[start:stop].tolist(), strict=True):
+                if j in taken or j in blocked or not active[j]:
+                    continue
+                taken.add(j)
+                out.append(Recommendation(skus[j], s, source))
+                if len(out) >= k:
+                    return
+            start = stop
 
     def _fallback(self, out, taken, country, k, blocked) -> None:
         c = self._country_index.get(country) if country is not None else None
