@@ -1,8 +1,9 @@
 """A tiny synthetic shop with features and real trained models, and the real service started on it.
 
-The shop, its features and its models are built once per session with the project's own functions and
-train commands (``shopml train ...`` as ``make run`` does); a model whose package has not landed yet is
-simply absent, and the tests that need it skip with the reason. The service is started with ``shopml serve``
+The shop, its features and its models are built once per session, in-process, with the project's own
+functions (generator, feature pipeline, each model package's training entry point, which registers a champion
+in the session's SQLite MLflow); a model whose package has not landed yet is absent, and the tests that need it
+skip with the reason. The service is started with ``shopml serve``
 on a free loopback port, as a user would, and stopped by its process group at the end of the session.
 """
 
@@ -25,11 +26,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHOPML = [sys.executable, "-m", "shopml"]
 KEYS = {role: f"demo-{role}-key" for role in ("storefront", "marketing", "logistics", "admin")}
-TRAIN_COMMANDS = {
-    "customers": [["train", "churn", "--if-missing"], ["train", "value", "--if-missing"]],
-    "recommender": [["train", "recommender", "--if-missing"]],
-    "forecast": [["train", "forecast", "--if-missing"]],
-}
 
 
 @dataclass
@@ -50,24 +46,50 @@ def run_shopml(args: list[str], env: dict[str, str], timeout: float = 300) -> su
     return subprocess.run([*SHOPML, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
+def _train_customers(settings) -> None:
+    from training.customers import TrainConfig, prepare, train_churn, train_value
+    from training.customers.train import load_training_tables
+
+    data = prepare(load_training_tables(settings), TrainConfig(n_train=2))
+    train_churn(settings, data)
+    train_value(settings, data)
+
+
+def _train_recommender(settings) -> None:
+    from training.recommend import train as recommend_train  # noqa: F401 - lands with issue 4
+
+    raise NotImplementedError("training.recommend has no training entry point yet")
+
+
+def _train_forecast(settings) -> None:
+    from training.forecast import train as forecast_train  # noqa: F401 - lands with issue 5
+
+    raise NotImplementedError("training.forecast has no training entry point yet")
+
+
+TRAINERS = {"customers": _train_customers, "recommender": _train_recommender, "forecast": _train_forecast}
+
+
 @pytest.fixture(scope="session")
 def shop(tmp_path_factory) -> Shop:
-    """Demo data (small), features and every model whose train command exists."""
+    """A small demo shop, its features and every model whose package can train it (in-process, real models)."""
+    from features.pipeline import build_features
+    from features.store import save_tables
+    from features.synthetic import ShopConfig, generate_shop
+    from shopml.settings import load_settings
+
     home = tmp_path_factory.mktemp("serving") / "home"
-    env = _env(home)
-    for args in (["data", "generate", "--customers", "600", "--products", "120", "--days", "500", "--seed", "7"],
-                 ["features", "build"]):
-        done = run_shopml(args, env)
-        assert done.returncode == 0, done.stderr[-2000:]
-    result = Shop(home, env)
-    for model, commands in TRAIN_COMMANDS.items():
-        for args in commands:
-            done = run_shopml(args, env)
-            if done.returncode != 0:
-                result.trained[model] = f"`shopml {' '.join(args)}` failed: {done.stderr.strip()[-300:]}"
-                break
-        else:
+    settings = load_settings(data_home=home)
+    tables = generate_shop(ShopConfig(customers=600, products=120, days=500, seed=7)).tables()
+    save_tables(tables, settings.raw_dir, source="synthetic:seed=7")
+    build_features(tables, settings.features_dir)
+    result = Shop(home, _env(home))
+    for model, train in TRAINERS.items():
+        try:
+            train(settings)
             result.trained[model] = "ok"
+        except (ImportError, NotImplementedError, AttributeError) as exc:
+            result.trained[model] = f"{type(exc).__name__}: {exc}"
     return result
 
 

@@ -1,0 +1,89 @@
+"""Model endpoints of the running service against the same champions used in-process, and the fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serving.conftest import start_server
+
+
+@pytest.fixture(scope="module")
+def expected_scores(shop):
+    """The champion customer scorer applied in-process to the feature table the service reads."""
+    import pandas as pd
+
+    from features.customers import CUSTOMER_FEATURES
+    from features.pipeline import latest_feature_dir
+    from shopml.settings import load_settings
+    from training.customers import load_champion
+
+    if shop.trained.get("customers") != "ok":
+        pytest.skip(f"customers not trained: {shop.trained.get('customers')}")
+    settings = load_settings(data_home=shop.home)
+    scorer, _ = load_champion(settings)
+    table = pd.read_parquet(latest_feature_dir(settings.features_dir) / "customers.parquet")
+    scores = scorer.score(table[["customer_id", *CUSTOMER_FEATURES]])
+    return scores.assign(customer_id=scores["customer_id"].astype(str)).set_index("customer_id")
+
+
+def test_customer_scores_match_the_scorer(server, expected_scores):
+    ids = [*expected_scores.index[:7], "nobody", expected_scores.index[0]]
+    status, answer = server.call("POST", "/v1/customers/score", {"customer_ids": ids}, key="marketing")
+    assert status == 200, answer
+    assert answer["unknown"] == ["nobody"]
+    assert [c["customer_id"] for c in answer["customers"]] == [*ids[:7], ids[0]]
+    assert set(answer["model_versions"]) == {"churn", "customer_value"}
+    assert len(answer["as_of"]) == 10
+    for row in answer["customers"]:
+        want = expected_scores.loc[row["customer_id"]]
+        for column in ("churn_probability", "predicted_value", "p_alive", "expected_orders"):
+            assert row[column] == pytest.approx(float(want[column]), rel=1e-9, abs=1e-12), column
+        assert row["segment"] == want["segment"]
+
+
+def test_audience_filters_pages_and_csv(server, expected_scores):
+    segment = expected_scores["segment"].value_counts().index[0]
+    want = expected_scores[expected_scores["segment"] == segment].sort_values(
+        "predicted_value", ascending=False, kind="stable")
+    body = {"segments": [segment], "page_size": 5}
+    status, first = server.call("POST", "/v1/audiences", body, key="marketing")
+    assert status == 200 and first["total"] == len(want)
+    status, second = server.call("POST", "/v1/audiences", {**body, "page": 2}, key="marketing")
+    got = [c["customer_id"] for c in first["customers"] + second["customers"]]
+    assert got == list(want.index[:10])
+    values = [c["predicted_value"] for c in first["customers"]]
+    assert values == sorted(values, reverse=True)
+    status, text = server.call("POST", "/v1/audiences", {**body, "format": "csv", "top_n": 3}, key="marketing")
+    assert status == 200 and text.splitlines()[0].startswith("customer_id,")
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == list(want.index[:3])
+    status, empty = server.call("POST", "/v1/audiences", {"min_value": 1e12}, key="marketing")
+    assert status == 200 and empty["total"] == 0 and empty["customers"] == []
+
+
+def test_recommend_needs_the_recommender(server, shop):
+    status, answer = server.call("POST", "/v1/recommend", {"customer_id": "c1", "k": 5}, key="storefront")
+    if shop.trained.get("recommender") == "ok":
+        assert status == 200 and len(answer["items"]) == 5
+    else:
+        assert status == 503 and "shopml train recommender" in answer["error"]
+
+
+@pytest.mark.slow
+def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, tmp_path):
+    """A second service whose registry is unreachable serves the local copy the first one saved, and says so."""
+    assert (shop.home / "serving" / "last_good" / "customers" / "serving.json").is_file()
+    env = {**shop.env, "SHOPML_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db"}
+    second = start_server(env, tmp_path / "serve.log")
+    try:
+        status, models = second.call("GET", "/v1/models", key="admin")
+        customers = next(m for m in models["models"] if m["name"] == "customers")
+        assert customers["loaded"] and customers["source"] == "local-copy"
+        assert "registry unavailable" in customers["note"]
+        ids = list(expected_scores.index[:3])
+        status, answer = second.call("POST", "/v1/customers/score", {"customer_ids": ids}, key="marketing")
+        assert status == 200
+        for row in answer["customers"]:
+            assert row["predicted_value"] == pytest.approx(float(expected_scores.loc[row["customer_id"],
+                                                                                      "predicted_value"]))
+    finally:
+        second.stop()
