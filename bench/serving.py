@@ -1,0 +1,258 @@
+"""Load test of the shopml service on loopback: closed loop, open loop, in-process time, start-up, fuzzing.
+
+Run: ``.venv/bin/python bench/serving.py [--home DIR] [--seconds 8] [--requests 4000] [--open-seconds 10]``.
+Writes ``bench/results/serving.json``. Steps:
+
+1. a data home (``--home``, default a fresh temporary folder) gets the default demo shop, its features and every
+   model, with the same commands ``make run`` uses (``shopml data generate``, ``shopml features build``,
+   ``shopml train ... --if-missing``); a model whose command does not exist yet is reported missing;
+2. ``shopml serve`` is started on a free loopback port; ``ready_seconds`` is the time until ``/readyz`` is 200;
+3. for ``/v1/recommend`` and ``/v1/customers/score`` (known and unknown customers mixed): closed-loop requests/s and
+   p50 / p99 latency at concurrency 1, 8, 32 and 64 (each bounded by ``--requests`` and ``--seconds``), an
+   open-loop run at 300 requests/s (latency from the scheduled send time, so queueing counts), and the
+   in-process time of the same call (parse the body, call the runtime, serialise the answer) in this process;
+4. schemathesis against the service's own OpenAPI document with an admin key, counting 5xx answers.
+
+The load generator (``bench/loadgen.py``) runs in this process on the same 2 cores as the service, so every
+figure includes its CPU share; the load average at start is recorded because other engineers share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import build_request, closed_loop, open_loop  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "serving.json"
+KEYS = {"storefront": "demo-storefront-key", "marketing": "demo-marketing-key", "admin": "demo-admin-key"}
+TRAIN = {
+    "customers": [["train", "churn", "--if-missing"], ["train", "value", "--if-missing"]],
+    "recommender": [["train", "recommender", "--if-missing"]],
+    "forecast": [["train", "forecast", "--if-missing"]],
+}
+
+
+def shopml(args: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "shopml", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def prepare(home: Path, env: dict[str, str]) -> dict[str, str]:
+    """Demo data, features and models in ``home`` (reused when present); returns model -> status."""
+    if not (home / "data").is_dir():
+        done = shopml(["data", "generate"], env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    if not (home / "features").is_dir():
+        done = shopml(["features", "build"], env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    status = {}
+    for model, commands in TRAIN.items():
+        status[model] = "ok"
+        for args in commands:
+            start = time.perf_counter()
+            done = shopml(args, env)
+            print(f"shopml {' '.join(args)}: exit {done.returncode} in {time.perf_counter() - start:.0f} s", flush=True)
+            if done.returncode != 0:
+                status[model] = (done.stderr.strip().splitlines() or ["failed"])[-1][:200]
+                break
+    return status
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def start(env: dict[str, str], port: int, log: Path, timeout: float = 120) -> tuple[subprocess.Popen, float | None]:
+    """Start ``shopml serve``; returns the process and the seconds until /readyz was 200 (None if never)."""
+    began = time.perf_counter()
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "shopml", "serve", "--port", str(port)], env=env, cwd=ROOT,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    live = False
+    while time.perf_counter() - began < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"shopml serve exited: {log.read_text()[-2000:]}")
+        try:
+            if get(f"http://127.0.0.1:{port}/readyz") == 200:
+                return process, time.perf_counter() - began
+            live = live or get(f"http://127.0.0.1:{port}/livez") == 200
+            if live and time.perf_counter() - began > 30:
+                return process, None  # up, but some model is missing: it will not become ready
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return process, None
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def payloads(home: Path, seed: int = 0) -> dict[str, list[bytes]]:
+    """Request bodies: known customers from the feature table, one in ten unknown."""
+    import pandas as pd
+
+    from features.pipeline import latest_feature_dir
+
+    ids = pd.read_parquet(latest_feature_dir(home / "features") / "customers.parquet")["customer_id"].astype(str)
+    rng = np.random.default_rng(seed)
+    known = rng.choice(ids.to_numpy(), size=200)
+    chosen = [c if i % 10 else f"unknown-{i}" for i, c in enumerate(known)]
+    return {
+        "recommend": [json.dumps({"customer_id": c, "k": 10}).encode() for c in chosen],
+        "customers_score": [json.dumps({"customer_ids": list(rng.choice(chosen, size=10))}).encode()
+                            for _ in range(200)],
+    }
+
+
+ENDPOINTS = {"recommend": ("/v1/recommend", "storefront"), "customers_score": ("/v1/customers/score", "marketing")}
+
+
+def load_test(port: int, bodies: dict[str, list[bytes]], args) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for name, (path, role) in ENDPOINTS.items():
+        headers = {"Authorization": f"Bearer {KEYS[role]}"}
+        reqs = [build_request("127.0.0.1", port, path, b, headers) for b in bodies[name]]
+        result: dict[str, object] = {}
+        warm = asyncio.run(closed_loop("127.0.0.1", port, reqs, 8, 500, 10))
+        if warm.errors:
+            result["skipped"] = f"warm-up answered {warm.statuses}"
+            out[name] = result
+            print(name, result, flush=True)
+            continue
+        for concurrency in (1, 8, 32, 64):
+            run = asyncio.run(closed_loop("127.0.0.1", port, reqs, concurrency, args.requests, args.seconds))
+            result[f"c{concurrency}"] = run.summary()
+            print(name, f"c{concurrency}", result[f"c{concurrency}"], flush=True)
+        run = asyncio.run(open_loop("127.0.0.1", port, reqs, 300.0, args.open_seconds))
+        summary = run.summary()
+        result["open_300"] = {k: summary[k] for k in ("requests", "rps", "p50_ms", "p99_ms", "max_ms", "errors")}
+        print(name, "open_300", result["open_300"], flush=True)
+        out[name] = result
+    return out
+
+
+def in_process(home: Path, bodies: dict[str, list[bytes]], calls: int = 2000) -> dict[str, dict]:
+    """Parse + runtime call + serialise, in this process, on the same models (no HTTP)."""
+    from serving.runtime import ServingRuntime
+    from serving.schemas import CustomerScoreRequest, RecommendRequest
+    from shopml.settings import load_settings
+
+    runtime = ServingRuntime(load_settings(data_home=home))
+    runtime.start()
+    jobs = {"recommend": (RecommendRequest, runtime.recommend),
+            "customers_score": (CustomerScoreRequest, runtime.score_customers)}
+    out = {}
+    for name, (model, method) in jobs.items():
+        try:
+            method(model.model_validate_json(bodies[name][0]))
+        except Exception as exc:  # noqa: BLE001 - a model that is not trained
+            out[name] = {"skipped": f"{type(exc).__name__}: {str(exc)[:150]}"}
+            continue
+        times = []
+        for i in range(calls):
+            body = bodies[name][i % len(bodies[name])]
+            t0 = time.perf_counter()
+            method(model.model_validate_json(body)).model_dump_json()
+            times.append((time.perf_counter() - t0) * 1e3)
+        out[name] = {"p50_ms": round(float(np.percentile(times, 50)), 4),
+                     "p99_ms": round(float(np.percentile(times, 99)), 4)}
+    return out
+
+
+def fuzz(port: int, examples: int) -> dict[str, object]:
+    """Schemathesis (CLI) against /v1/openapi.json with an admin key; counts generated cases and 5xx answers."""
+    command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"http://127.0.0.1:{port}/v1/openapi.json",
+               "-H", f"Authorization: Bearer {KEYS['admin']}", "-n", str(examples), "-c", "not_a_server_error",
+               "--generation-deterministic"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+    text = done.stdout + done.stderr
+    cases = re.search(r"(\d+) generated", text)
+    errors = re.search(r"Server error[^:\n]*: (\d+)", text)
+    failing = sorted(set(re.findall(r"_{3,} ((?:GET|POST|PUT) \S+) _{3,}", text)))
+    return {"cases": int(cases.group(1)) if cases else None,
+            "server_errors": sum(int(n) for n in re.findall(r"ST10\d [^:\n]*: (\d+)", text)) if errors else 0,
+            "failing_operations": failing, "exit_code": done.returncode, "examples_per_operation": examples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=None, help="Data home to use (default: a temporary one).")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Longest closed-loop run per concurrency.")
+    parser.add_argument("--requests", type=int, default=4000, help="Most requests per closed-loop run.")
+    parser.add_argument("--open-seconds", type=float, default=10.0, help="Duration of the 300 requests/s run.")
+    parser.add_argument("--fuzz-examples", type=int, default=25, help="Schemathesis examples per operation.")
+    args = parser.parse_args()
+    loadavg = os.getloadavg()
+    home = (args.home or Path(tempfile.mkdtemp(prefix="shopml-bench-serving-")) / "home").resolve()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
+    env.update(SHOPML_DATA_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true", BENTOML_DO_NOT_TRACK="true")
+    models = prepare(home, env)
+    port = free_port()
+    process, ready = start(env, port, home.parent / "serve.log")
+    try:
+        bodies = payloads(home)
+        endpoints = load_test(port, bodies, args)
+        fuzzed = fuzz(port, args.fuzz_examples)
+        print("schemathesis", fuzzed, flush=True)
+    finally:
+        stop(process)
+    local = in_process(home, bodies)
+    for name, timing in local.items():
+        endpoints.setdefault(name, {})["in_process_ms"] = timing.get("p50_ms")
+        endpoints[name]["in_process"] = timing
+    result = {
+        **endpoints,
+        "ready_seconds": round(ready, 2) if ready is not None else None,
+        "schemathesis": fuzzed,
+        "models": models,
+        "settings": {"seconds": args.seconds, "requests": args.requests, "open_seconds": args.open_seconds,
+                     "workers": 1, "load_generator": "bench/loadgen.py, same machine, one asyncio process"},
+        "cores": os.cpu_count(),
+        "loadavg": loadavg,
+        "loadavg_end": os.getloadavg(),
+        "versions": {"python": platform.python_version(),
+                     **{p: version(p) for p in ("bentoml", "starlette", "uvicorn", "pydantic", "numpy",
+                                                "schemathesis", "mlflow")}},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
