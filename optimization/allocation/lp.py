@@ -102,6 +102,23 @@ class Formulation:
     capacity_rows: np.ndarray  # warehouse per capacity row
     capacity_start: int
     x_big_m: np.ndarray
+    g_start: int = 0
+    g_segments: np.ndarray | None = None  # index into problem.curves pieces, per shortage column
+
+    def hint_values(self, problem: AllocationProblem, ship: np.ndarray, transfer: np.ndarray) -> np.ndarray:
+        """Values of the base columns (shipments, transfers, unfilled pieces) for a given plan."""
+        values = np.zeros(self.model.n_vars)
+        c, w, r = self.x_index
+        values[self.x_start : self.x_start + len(c)] = ship[self.ks[c], w, r]
+        tc, ta, tb = self.y_index
+        values[self.y_start : self.y_start + len(tc)] = transfer[self.ks[tc], ta, tb]
+        cur, seg = problem.curves, self.g_segments
+        if seg is not None and len(seg):
+            delivered = ship.sum(axis=1)[problem.pair_sku[cur.seg_pair[seg]], problem.pair_region[cur.seg_pair[seg]]]
+            values[self.g_start : self.g_start + len(seg)] = np.clip(
+                cur.seg_lo[seg] + cur.seg_len[seg] - delivered, 0, cur.seg_len[seg]
+            )
+        return values
 
     def decode(self, problem: AllocationProblem, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n_k, n_w, n_r = problem.shape
@@ -174,7 +191,7 @@ def formulate(problem: AllocationProblem, *, coupled: bool) -> Formulation:
     m.add_entries(cap_row[tb[into]], y0 + np.flatnonzero(into), 1.0)
     out = cap_row[ta] >= 0
     m.add_entries(cap_row[ta[out]], y0 + np.flatnonzero(out), -1.0)
-    return Formulation(m, ks, (c, w, r), x0, (tc, ta, tb), y0, cap_w, c0, big_m)
+    return Formulation(m, ks, (c, w, r), x0, (tc, ta, tb), y0, cap_w, c0, big_m, g0, seg)
 
 
 def solve_lp(problem: AllocationProblem, *, coupled: bool | None = None, solver: str = "glop") -> AllocationPlan:

@@ -50,3 +50,22 @@ def test_time_limit_reports_status_and_gap():
         assert "gap" in plan.summary()
     else:
         assert any("no plan" in note for note in plan.notes)
+
+
+def test_relaxation_bounds_and_repair_is_feasible():
+    from optimization.allocation.mip import relaxed_plan, repaired_plan
+
+    problem = build_problem(**random_frames(40, 4, 8, seed=6), options=AllocationOptions(min_lot=4, lane_fixed_cost=3.0))
+    relaxed = relaxed_plan(problem)
+    repaired = repaired_plan(problem, relaxed)
+    assert repaired.check().ok, repaired.check().violations
+    shipped = repaired.ship[repaired.ship > 0]
+    assert shipped.min() >= 4
+    dropped_only = relaxed.ship.copy()
+    dropped_only[dropped_only < 4] = 0
+    from optimization.allocation import AllocationPlan
+
+    naive = AllocationPlan(problem=problem, ship=dropped_only, transfer=relaxed.transfer, status="-", method="mip")
+    assert repaired.objective <= naive.objective + 1e-9  # adding lots back only helps
+    plan = allocate(problem.with_options(time_limit_s=5))
+    assert relaxed.objective_bound - 1e-6 <= plan.objective_bound <= plan.objective + 1e-6
