@@ -1,7 +1,7 @@
 """Allocation benchmarks: random instances at the issue's sizes (flow fast path, one GLOP LP, capacity-coupled
 LP, MIP with lots and lane costs) and an end-to-end run on Online Retail I.
 
-Run: ``.venv/bin/python bench/allocation.py [--mip-seconds 30] [--skip-online-retail]``.
+Run: ``.venv/bin/python bench/allocation.py [--mip-seconds 30] [--lp-seconds 180] [--skip-online-retail]``.
 Writes ``bench/results/allocation.json``. Every plan goes through the independent checker (``verified``).
 Instances come from :func:`optimization.allocation.synthetic.random_frames` (seed 0, p10/p50/p90 demand on
 every SKU-region pair). ``build_seconds`` counts everything before the solver call (validating frames into
@@ -63,7 +63,7 @@ def record(plan, size_key: str | None = None) -> dict:
         "status": plan.status,
         "build_seconds": round(plan.build_seconds, 3),
         "solve_seconds": round(plan.solve_seconds, 3),
-        "objective": plan.objective,
+        "objective": plan.objective if plan.status in ("OPTIMAL", "FEASIBLE") else None,
         "objective_bound": plan.objective_bound,
         "gap": plan.gap,
         "fill_rate": plan.fill_rate,
@@ -77,7 +77,7 @@ def lp_variables(problem) -> int:
     return k * w * r + k * w * (w - 1) + len(problem.curves.seg_len)
 
 
-def random_suite(mip_seconds: float) -> dict:
+def random_suite(mip_seconds: float, lp_seconds: float) -> dict:
     out = {"lp": {}, "lp_glop": {}, "lp_coupled": {}, "mip": {}}
     for size in SIZES:
         key = "x".join(map(str, size))
@@ -94,7 +94,7 @@ def random_suite(mip_seconds: float) -> dict:
         out["lp"][key] = rec
         print("lp", key, rec, flush=True)
 
-        glop = solve_lp(problem, coupled=False)
+        glop = solve_lp(problem.with_options(time_limit_s=lp_seconds), coupled=False)
         glop.check(raise_on_failure=True)
         rec_g = record(glop)
         rec_g["objective_matches_flow"] = bool(abs(glop.objective - plan.objective) <= 1e-6 * abs(plan.objective))
@@ -103,7 +103,7 @@ def random_suite(mip_seconds: float) -> dict:
 
         coupled_frames = random_frames(*size, seed=0, capacity_slack=0.02, stock_ratio=0.7)
         t0 = time.perf_counter()
-        coupled_problem = build_problem(**coupled_frames)
+        coupled_problem = build_problem(**coupled_frames, options=AllocationOptions(time_limit_s=lp_seconds))
         frames_seconds = time.perf_counter() - t0
         coupled = allocate(coupled_problem)
         rec_c = record(coupled)
@@ -214,6 +214,7 @@ def _objective_under(problem, other_plan) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mip-seconds", type=float, default=30.0)
+    parser.add_argument("--lp-seconds", type=float, default=180.0, help="GLOP time limit (one-LP runs).")
     parser.add_argument("--skip-online-retail", action="store_true")
     args = parser.parse_args()
     result = {
@@ -221,11 +222,11 @@ def main() -> None:
         "loadavg": os.getloadavg(),
         "python": platform.python_version(),
         "versions": {name: version(name) for name in ("ortools", "numpy", "pandas", "scipy")},
-        "command": "bench/allocation.py " + " ".join(f"--mip-seconds {args.mip_seconds:g}".split()),
+        "command": f".venv/bin/python bench/allocation.py --mip-seconds {args.mip_seconds:g} --lp-seconds {args.lp_seconds:g}",
         "seed": 0,
     }
     t0 = time.perf_counter()
-    result.update(random_suite(args.mip_seconds))
+    result.update(random_suite(args.mip_seconds, args.lp_seconds))
     if not args.skip_online_retail and (DATA / "online_retail").is_dir():
         result["online_retail"] = online_retail()
     result["loadavg_end"] = os.getloadavg()
