@@ -1,0 +1,127 @@
+"""Customer models on the Online Retail I protocol, BG/NBD on CDNOW, and audience scoring throughput.
+
+Usage: ``.venv/bin/python bench/customers.py [--data ../shared/data] [--customers 1000000]``
+
+Writes ``bench/results/customers.json`` (keys as asked in issue 3: churn, value, baselines, bgnbd_cdnow,
+audience_scoring). Churn and value follow ``../shared/PROTOCOLS.md``: evaluation cutoff 2011-09-01, 90-day
+window, training cutoffs whose label windows end on or before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+
+
+def environment() -> dict[str, object]:
+    return {
+        "cores": os.cpu_count(),
+        "loadavg": list(os.getloadavg()),
+        "platform": platform.platform(),
+        "versions": {p: version(p) for p in ("numpy", "pandas", "scipy", "scikit-learn", "lightgbm", "mlflow")}
+        | {"python": platform.python_version()},
+    }
+
+
+def bench_cdnow(data: Path) -> dict[str, object]:
+    from features.loaders import load_cdnow_transactions
+    from training.customers.bgnbd import BGNBD
+    from training.customers.gamma_gamma import GammaGamma
+    from training.customers.rfm import rfm_from_transactions
+
+    rfm = rfm_from_transactions(load_cdnow_transactions(data / "cdnow" / "CDNOW_sample.txt"), "1997-10-01")
+    began = time.perf_counter()
+    model = BGNBD().fit(rfm.x, rfm.t_x, rfm.T)
+    seconds = time.perf_counter() - began
+    repeat = rfm.x > 0
+    gg = GammaGamma().fit(rfm.x[repeat], rfm.monetary_repeat[repeat])
+    return model.params_.to_dict() | {
+        "log_likelihood": model.log_likelihood_, "fit_seconds": seconds, "customers": len(rfm),
+        "published": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "log_likelihood": -9582.4},
+        "gamma_gamma": gg.params_.to_dict() | {"published": {"p": 6.25, "q": 3.74, "gamma": 15.44}},
+    }
+
+
+def bench_online_retail(data: Path):
+    from features.loaders import load_online_retail
+    from training.customers import ChurnParams, TrainConfig, fit_churn, fit_value, prepare
+
+    loaded = load_online_retail(data / "online_retail" / "online_retail_I.csv.gz")
+    began = time.perf_counter()
+    prepared = prepare(loaded.tables, TrainConfig(evaluation_cutoff="2011-09-01"))
+    prepare_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    churn = fit_churn(prepared)
+    churn_seconds = time.perf_counter() - began
+    uncalibrated = fit_churn(prepared, ChurnParams(calibration="none"))
+    began = time.perf_counter()
+    value = fit_value(prepared)
+    value_seconds = time.perf_counter() - began
+    plan = prepared.plan
+    result = {
+        "churn": churn.metrics | {"calibration_fold": churn.calibration_fold, "seconds": churn_seconds,
+                                  "uncalibrated": uncalibrated.metrics,
+                                  "train_churn_rate_by_cutoff": {f"{c:%Y-%m-%d}": float(r) for c, r in
+                                                                 prepared.train.groupby("cutoff")["churned"].mean().items()}},
+        "value": value.metrics | {"selection_fold_gini": value.selection, "candidates": value.candidates,
+                                  "seconds": value_seconds},
+        "baselines": {"churn": churn.baselines, "value": value.baselines},
+        "protocol": {"evaluation_cutoff": f"{plan.evaluation:%Y-%m-%d}", "train_cutoffs": [f"{c:%Y-%m-%d}" for c in plan.train],
+                     "horizon_days": plan.horizon_days, "train_rows": len(prepared.train),
+                     "evaluation_customers": len(prepared.evaluation), "prepare_seconds": prepare_seconds},
+    }
+    return result, prepared, churn, value
+
+
+def bench_scoring(prepared, churn, value, customers: int) -> dict[str, object]:
+    """Score ``customers`` rows drawn (with replacement) from the evaluation feature table."""
+    from features.customers import CUSTOMER_FEATURES
+    from training.customers import CustomerScorer
+
+    scorer = CustomerScorer(churn.model, value.model)
+    table = prepared.evaluation[["customer_id", *CUSTOMER_FEATURES]]
+    rows = np.random.default_rng(0).integers(0, len(table), customers)
+    big = table.iloc[rows].reset_index(drop=True)
+    big["customer_id"] = pd.Series(np.arange(customers)).astype("str")
+    timings = []
+    for _ in range(2):
+        began = time.perf_counter()
+        scores = scorer.score(big)
+        timings.append(time.perf_counter() - began)
+    return {"customers": customers, "seconds": min(timings), "runs": timings,
+            "segments": scores["segment"].value_counts().to_dict()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    args = parser.parse_args()
+    out: dict[str, object] = environment()
+    if not args.data.is_dir():
+        out["note"] = f"{args.data} not found: nothing measured"
+    else:
+        out["bgnbd_cdnow"] = bench_cdnow(args.data)
+        retail, prepared, churn, value = bench_online_retail(args.data)
+        out |= retail
+        out["audience_scoring"] = bench_scoring(prepared, churn, value, args.customers)
+    out["loadavg_end"] = list(os.getloadavg())
+    path = ROOT / "bench" / "results" / "customers.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(json.dumps({k: out.get(k) for k in ("churn", "value", "bgnbd_cdnow", "audience_scoring")}, indent=1, default=str)[:3000])
+
+
+if __name__ == "__main__":
+    main()
