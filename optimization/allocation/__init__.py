@@ -6,7 +6,12 @@ ABC classes and class service levels into safety stock, reorder points and order
 """
 
 from optimization.allocation.classes import abc_classes
-from optimization.allocation.demand import ShortageCurves, demand_from_forecast, quantile_levels, sum_quantiles
+from optimization.allocation.demand import (
+    ShortageCurves,
+    demand_from_forecast,
+    quantile_levels,
+    sum_quantiles,
+)
 from optimization.allocation.errors import AllocationInputError
 from optimization.allocation.plan import AllocationPlan
 from optimization.allocation.problem import AllocationProblem, build_problem

@@ -18,10 +18,10 @@ def _read_json(path: Path) -> dict:
 
 
 def allocate(
-    request: Path = typer.Argument(..., help="Allocation request JSON (see docs/allocation.md)."),
+    request: Path = typer.Argument(..., help="Allocation request JSON (see docs/allocation.md)."),  # noqa: B008
     method: str | None = typer.Option(None, "--method", help="auto, flow, lp or mip (default: the request's)."),
     time_limit: float | None = typer.Option(None, "--time-limit", help="Solver seconds (LP and MIP)."),
-    output: Path | None = typer.Option(
+    output: Path | None = typer.Option(  # noqa: B008
         None, "--output", "-o", help="Where to write the plan JSON (default: <request>.plan.json)."
     ),
 ) -> None:
@@ -48,8 +48,8 @@ def allocate(
 
 
 def replenish(
-    request: Path = typer.Argument(..., help="Replenishment request JSON (see docs/allocation.md)."),
-    output: Path | None = typer.Option(
+    request: Path = typer.Argument(..., help="Replenishment request JSON (see docs/allocation.md)."),  # noqa: B008
+    output: Path | None = typer.Option(  # noqa: B008
         None, "--output", "-o", help="Where to write the proposal JSON (default: <request>.proposal.json)."
     ),
     show: int = typer.Option(15, "--show", help="Order lines to print."),

@@ -6,6 +6,7 @@ app = typer.Typer(help="Plan delivery routes, stock allocation and replenishment
 from shopml.cli.routing import routes  # noqa: E402
 app.command("routes")(routes)
 from shopml.cli.allocation import allocate, replenish  # noqa: E402
+
 app.command("allocate")(allocate)
 app.command("replenish")(replenish)
 app.command("allocation", hidden=True)(allocate)  # the issue's spelling

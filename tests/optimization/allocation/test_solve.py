@@ -11,7 +11,6 @@ import pytest
 
 from optimization.allocation import (
     AllocationInputError,
-    AllocationOptions,
     AllocationRequest,
     allocate,
     build_problem,
