@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from features.loaders import load_cdnow_transactions
+from shopml.errors import DataValidationError
+from tests.conftest import SHARED_DATA
 from training.customers.bgnbd import BGNBD, BGNBDParams, bgnbd_log_likelihood, p_alive
 from training.customers.gamma_gamma import GammaGamma
 from training.customers.rfm import rfm_from_transactions
-from shopml.errors import DataValidationError
-from tests.conftest import SHARED_DATA
 
 PAPER = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 
