@@ -62,8 +62,8 @@ def _intermittent(history: np.ndarray, horizon: int, alpha: float, beta: float, 
         sale = live & (y > 0)
         first = sale & np.isnan(size)
         if tsb:
-            other = np.where(live & np.isnan(other), (y > 0).astype(float), other)
-            other = np.where(live & ~first, other + beta * ((y > 0) - other), other)
+            init = live & np.isnan(other)
+            other = np.where(init, (y > 0).astype(float), np.where(live, other + beta * ((y > 0) - other), other))
             size = np.where(first, y, np.where(sale, size + alpha * (y - size), size))
         else:
             size = np.where(first, y, np.where(sale & ~first, size + alpha * (y - size), size))

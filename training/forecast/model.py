@@ -184,8 +184,14 @@ class GlobalForecastModel:
 
 def apply_fallback(pred: np.ndarray, state: np.ndarray, static: np.ndarray, profile: dict, min_history: int,
                    spec: ForecastFeatureSpec) -> np.ndarray:
-    """Replace the forecasts of series younger than ``min_history`` periods by their category profile."""
-    age = state[:, spec.series_names().index("series_age")]
+    """Series younger than ``min_history`` periods get their category profile; series that never sold get 0.
+
+    A series of all zeros has no level to scale by, so it is forecast as 0 with a zero-width band.
+    """
+    names = spec.series_names()
+    never_sold = state[:, names.index("qty_expanding_mean")] == 0
+    pred[never_sold] = 0.0
+    age = state[:, names.index("series_age")]
     young = np.flatnonzero(~(age >= min_history))
     for i in young:
         pred[i] = profile_lookup(profile, static[i, 0], static[i, 2], pred.shape[2])[None, :]
