@@ -12,6 +12,8 @@ from shopml.cli._console import console, table
 DATA_HELP = ("Orders to train on: 'online-retail' (the shared Online Retail I, protocol cutoff 2011-11-01), "
              "a file or folder features.loaders reads, or nothing for the tables in the data home.")
 MODEL_DIR_HELP = "Read a recommender folder (Recommender.save) instead of the registry champion."
+EXCLUDE_OPTION = typer.Option([], "--exclude", help="SKU never to show (repeatable).")
+MODEL_DIR_OPTION = typer.Option(None, "--model-dir", help=MODEL_DIR_HELP)
 
 
 def train_recommender(
@@ -24,7 +26,12 @@ def train_recommender(
     """Train the recommender, compare it with the baselines, log it to MLflow and promote it if it wins."""
     from shopml.settings import load_settings
     from training.recommend.fit import RecommenderConfig
-    from training.recommend.train import champion_exists, default_cutoff, load_training_tables, train_recommender
+    from training.recommend.train import (
+        champion_exists,
+        default_cutoff,
+        load_training_tables,
+        train_recommender,
+    )
 
     settings = load_settings()
     if if_missing and champion_exists(settings):
@@ -69,10 +76,10 @@ def recommend(
     customer_id: str = typer.Argument(..., help="Customer id (unknown ids get the popularity fallback)."),
     k: int = typer.Option(10, "--k", help="How many items (1 to 100)."),
     country: str | None = typer.Option(None, help="Country for the fallback (default: the customer's)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="SKU never to show (repeatable)."),
+    exclude: list[str] = EXCLUDE_OPTION,
     buy_again: bool = typer.Option(False, "--buy-again", help="Put the customer's own purchases first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    model_dir: Path | None = typer.Option(None, "--model-dir", help=MODEL_DIR_HELP),
+    model_dir: Path | None = MODEL_DIR_OPTION,
 ) -> None:
     """Top-k items for a customer from the champion recommender."""
     model, version = _load(model_dir)
@@ -84,9 +91,9 @@ def recommend(
 def similar(
     sku: str = typer.Argument(..., help="SKU on screen (unknown SKUs get global best-sellers)."),
     k: int = typer.Option(10, "--k", help="How many items (1 to 100)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="SKU never to show (repeatable)."),
+    exclude: list[str] = EXCLUDE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    model_dir: Path | None = typer.Option(None, "--model-dir", help=MODEL_DIR_HELP),
+    model_dir: Path | None = MODEL_DIR_OPTION,
 ) -> None:
     """Items bought by the same customers as SKU."""
     model, version = _load(model_dir)

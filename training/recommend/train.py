@@ -99,7 +99,13 @@ def train_recommender(
     from features.store import fingerprint
     from training.recommend.pyfunc import log_recommender
     from training.registry import register_and_promote
-    from training.tracking import configure_mlflow, log_data_lineage, log_figure, log_metrics_flat, training_run
+    from training.tracking import (
+        configure_mlflow,
+        log_data_lineage,
+        log_figure,
+        log_metrics_flat,
+        training_run,
+    )
 
     config = config or RecommenderConfig(seed=settings.seed)
     orders, products = tables["orders"], tables.get("products")
