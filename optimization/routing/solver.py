@@ -38,7 +38,9 @@ FLEET_STRATEGIES = (
 (21-22 against 30-35 on r1_2_1), which leaves the route-removal phase less to do."""
 
 
-MAX_FAILED_REMOVALS = 3
+MAX_FAILED_REMOVALS = 2
+DISTANCE_SHARE = 0.4
+"""Share of a fleet-minimising worker's time kept for the final distance phase."""
 """Route-removal attempts in a row (on the smallest, second smallest, ... route) before the fleet is frozen."""
 
 
@@ -50,6 +52,7 @@ class SearchConfig:
     metaheuristic: str
     fleet_minimisation: bool = False
     removal_offset: int = 0
+    max_failed_removals: int = MAX_FAILED_REMOVALS
 
 
 @dataclass
@@ -71,7 +74,13 @@ def worker_configs(options: Options) -> list[SearchConfig]:
     pool = first + [s for s in (FLEET_STRATEGIES if fleet else STRATEGIES) if s not in first]
     offset = options.seed % len(pool) if not first else 0
     pool = pool[offset:] + pool[:offset]
-    return [SearchConfig(pool[w % len(pool)], metaheuristic, fleet, w % 2) for w in range(options.workers)]
+    configs = []
+    for w in range(options.workers):
+        # a portfolio for the vehicles objective: even workers minimise the fleet (alternating the two kinds of
+        # removal attempt), odd workers spend their time on distance; fewest vehicles, then shortest, wins
+        removals = 0 if fleet and w % 2 == 1 else MAX_FAILED_REMOVALS
+        configs.append(SearchConfig(pool[w % len(pool)], metaheuristic, fleet, (w // 2) % 2, removals))
+    return configs
 
 
 def evaluate(model: IntegerModel, routes: list[list[int]]) -> int:
@@ -259,10 +268,10 @@ def run_worker(
     if routes is None:
         return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
-    reserve = 0.3 * seconds
+    reserve = DISTANCE_SHARE * seconds
     attempt = max(0.3, 0.12 * seconds)
     failures = attempts = 0
-    while left() > reserve + 0.1 and failures < MAX_FAILED_REMOVALS:
+    while left() > reserve + 0.1 and failures < config.max_failed_removals:
         used = [v for v, r in enumerate(routes) if r]
         if len(used) <= 1:
             break
