@@ -38,8 +38,24 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import build_request, closed_loop, open_loop  # noqa: E402
+# This file is bench/serving.py: drop its folder from the path so that ``import serving`` finds the package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+
+def _loadgen():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("shopml_bench_loadgen", _HERE / "loadgen.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_lg = _loadgen()
+build_request, closed_loop, open_loop = _lg.build_request, _lg.closed_loop, _lg.open_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "serving.json"

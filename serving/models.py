@@ -36,12 +36,20 @@ class ModelSpec:
 
     name: str
     module: str
-    class_name: str
+    class_names: tuple[str, ...]
     registry_names: tuple[str, ...]
     train_hint: str
 
     def package(self):
         return importlib.import_module(self.module)
+
+    def inference_class(self):
+        """The package's inference class (the first of ``class_names`` it exports)."""
+        package = self.package()
+        for name in self.class_names:
+            if hasattr(package, name):
+                return getattr(package, name)
+        raise NotTrainedError(f"{self.module} exports none of {list(self.class_names)}")
 
 
 def default_specs() -> tuple[ModelSpec, ...]:
@@ -49,11 +57,11 @@ def default_specs() -> tuple[ModelSpec, ...]:
     from training import names
 
     return (
-        ModelSpec("customers", "training.customers", "CustomerScorer", (names.CHURN, names.CUSTOMER_VALUE),
+        ModelSpec("customers", "training.customers", ("CustomerScorer",), (names.CHURN, names.CUSTOMER_VALUE),
                   "shopml train churn && shopml train value"),
-        ModelSpec("recommender", "training.recommend", "Recommender", (names.RECOMMENDER,),
+        ModelSpec("recommender", "training.recommend", ("Recommender",), (names.RECOMMENDER,),
                   "shopml train recommender"),
-        ModelSpec("forecast", "training.forecast", "Forecaster", (names.DEMAND_FORECAST,), "shopml train forecast"),
+        ModelSpec("forecast", "training.forecast", ("Forecaster", "GlobalForecastModel"), (names.DEMAND_FORECAST,), "shopml train forecast"),
     )
 
 
@@ -227,8 +235,7 @@ class ModelStore:
         if not meta_path.is_file():
             raise NotTrainedError(f"no local copy in {target}")
         meta = json.loads(meta_path.read_text())
-        cls = getattr(spec.package(), spec.class_name)
-        obj = cls.load(target / "model")
+        obj = spec.inference_class().load(target / "model")
         note = f"registry unavailable ({registry_error}); serving the last good local copy saved {meta['saved_at']}"
         return LoadedModel(spec.name, obj, meta["version"], meta.get("versions", {}), LOCAL_COPY, _now(), note)
 

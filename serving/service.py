@@ -78,9 +78,11 @@ class Shopml:
     """Loads every champion once at start-up and serves them with the optimizers and the experiment engine."""
 
     def __init__(self) -> None:
+        from serving.errors import quiet_client_errors
         from serving.runtime import ServingRuntime
         from shopml.settings import load_settings
 
+        quiet_client_errors()
         self.runtime = ServingRuntime(load_settings())
         self.runtime.start()
         _RUNTIME[:] = [self.runtime]

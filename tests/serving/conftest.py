@@ -46,7 +46,7 @@ def run_shopml(args: list[str], env: dict[str, str], timeout: float = 300) -> su
     return subprocess.run([*SHOPML, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def _train_customers(settings) -> None:
+def _train_customers(settings, tables) -> None:
     from training.customers import TrainConfig, prepare, train_churn, train_value
     from training.customers.train import load_training_tables
 
@@ -55,13 +55,13 @@ def _train_customers(settings) -> None:
     train_value(settings, data)
 
 
-def _train_recommender(settings) -> None:
-    from training.recommend import train as recommend_train  # noqa: F401 - lands with issue 4
+def _train_recommender(settings, tables) -> None:
+    from training.recommend import RecommenderConfig, train_recommender
 
-    raise NotImplementedError("training.recommend has no training entry point yet")
+    train_recommender(settings, tables, config=RecommenderConfig(seed=settings.seed, use_ranker=False))
 
 
-def _train_forecast(settings) -> None:
+def _train_forecast(settings, tables) -> None:
     from training.forecast import train as forecast_train  # noqa: F401 - lands with issue 5
 
     raise NotImplementedError("training.forecast has no training entry point yet")
@@ -86,7 +86,7 @@ def shop(tmp_path_factory) -> Shop:
     result = Shop(home, _env(home))
     for model, train in TRAINERS.items():
         try:
-            train(settings)
+            train(settings, tables)
             result.trained[model] = "ok"
         except (ImportError, NotImplementedError, AttributeError) as exc:
             result.trained[model] = f"{type(exc).__name__}: {exc}"
