@@ -2,7 +2,8 @@
 
 The Forecaster is stored as an artifact folder (LightGBM text boosters, npz, JSON), so the registered model
 and ``Forecaster.load(folder)`` give the same object. ``predict`` takes a frame with a ``sku`` column (and
-optionally ``region``) and ``params={"horizon": 8}`` and returns the tidy forecast frame.
+optionally ``region``) and ``params={"horizon": 8}`` (or a ``horizon`` column) and returns the tidy forecast frame;
+without a horizon it forecasts the model's full horizon.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def _python_model_class():
             frame = pd.DataFrame(model_input)
             skus = frame["sku"].astype("str").unique().tolist() if "sku" in frame else None
             regions = frame["region"].astype("str").unique().tolist() if "region" in frame else None
-            return self.model.forecast(skus=skus, regions=regions, horizon=int(params.get("horizon", 8)))
+            horizon = params.get("horizon")
+            if horizon is None and "horizon" in frame:
+                horizon = int(frame["horizon"].max())
+            return self.model.forecast(skus=skus, regions=regions, horizon=int(horizon or self.model.max_horizon))
 
     return ForecastPyfunc
 
@@ -47,7 +51,11 @@ def _python_model_class():
 def log_forecaster(forecaster: Forecaster, name: str = "model"):
     """Log ``forecaster`` as a pyfunc model in the active run; returns MLflow's ModelInfo."""
     import mlflow
+    from mlflow.models import infer_signature
 
+    example = pd.DataFrame({"sku": forecaster.skus[:1]})
+    signature = infer_signature(example, forecaster.forecast(skus=forecaster.skus[:1], horizon=1),
+                                params={"horizon": forecaster.max_horizon})
     with tempfile.TemporaryDirectory() as tmp:
         folder = forecaster.save(Path(tmp) / "forecaster")
         return mlflow.pyfunc.log_model(
@@ -55,7 +63,7 @@ def log_forecaster(forecaster: Forecaster, name: str = "model"):
             python_model=_python_model_class()(),
             artifacts={"forecaster": str(folder)},
             pip_requirements=PIP_REQUIREMENTS,
-            input_example=None,
+            signature=signature,
         )
 
 
