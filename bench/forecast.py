@@ -18,7 +18,6 @@ import logging
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,7 @@ sys.path.insert(0, str(ROOT))
 from features.cleaning import demand_orders  # noqa: E402
 from features.demand import demand_series  # noqa: E402
 from features.loaders import load_online_retail  # noqa: E402
-from training.forecast import metrics as M  # noqa: E402
-from training.forecast.backtest import baseline_forecasts, rolling_origin  # noqa: E402
+from training.forecast.backtest import rolling_origin  # noqa: E402
 from training.forecast.features import series_state  # noqa: E402
 from training.forecast.forecaster import Forecaster  # noqa: E402
 from training.forecast.model import GlobalForecastModel, ModelParams, static_features  # noqa: E402

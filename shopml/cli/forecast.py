@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -56,12 +57,12 @@ def DEMAND(version: str | None) -> str:  # noqa: N802 - reads as a label
 
 
 def forecast(
-    sku: list[str] = typer.Option(None, "--sku", help="SKU to forecast (repeat for several; default: top 10)."),
-    region: list[str] = typer.Option(None, "--region", help="Region (repeat; ALL = total; default: all)."),
+    sku: Annotated[list[str] | None, typer.Option("--sku", help="SKU to forecast (repeat; default: top 10).")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Region (repeat; ALL = total).")] = None,
     horizon: int = typer.Option(8, help="Periods ahead."),
     freq: str = typer.Option("W", help="Frequency the champion must have (W or D)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the tidy frame to CSV or Parquet."),
-    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of history, p50 and the p10-p90 band."),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the tidy frame to CSV or Parquet.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of history, p50 and the p10-p90 band.")] = None,
     alias: str = typer.Option("champion", help="Registry alias to load."),
 ) -> None:
     """Forecast demand (p10/p50/p90) with the registered champion."""

@@ -157,7 +157,13 @@ def _track(settings, config, params, panel, orders, products, source, dropped, o
     from training.forecast import plots
     from training.forecast.pyfunc import log_forecaster
     from training.registry import register_and_promote
-    from training.tracking import configure_mlflow, log_data_lineage, log_figure, log_metrics_flat, training_run
+    from training.tracking import (
+        configure_mlflow,
+        log_data_lineage,
+        log_figure,
+        log_metrics_flat,
+        training_run,
+    )
 
     client = configure_mlflow(settings)
     fp = fingerprint(orders[["sku", "quantity", "ordered_at"]])

@@ -12,7 +12,7 @@ from training.forecast.baselines import seasonal_naive
 from training.forecast.model import GlobalForecastModel, ModelParams
 from training.forecast.panel import DemandPanel
 
-from .conftest import FAST, products_for, seasonal_panel
+from .conftest import FAST, seasonal_panel
 
 
 def test_recovers_planted_yearly_season_and_beats_seasonal_naive(planted, fitted):
