@@ -59,6 +59,7 @@ def test_reader_rejects_other_files(tmp_path: Path):
         read_solomon(path)
 
 
+@pytest.mark.shared_data
 def test_best_known_tables_of_both_sets(shared_data: Path):
     solomon = read_best_known(shared_data / "solomon" / "best_known_solutions.csv")
     homberger = read_best_known(shared_data / "homberger" / "best_known_solutions.csv")
@@ -69,6 +70,7 @@ def test_best_known_tables_of_both_sets(shared_data: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.shared_data
 def test_c101_is_solved_feasibly_with_the_best_known_fleet(shared_data: Path):
     request = read_solomon(shared_data / "solomon" / "C101.txt", time_limit=3.0, workers=1)
     assert len(request.stops) == 100
