@@ -60,12 +60,12 @@ def test_audience_filters_pages_and_csv(server, expected_scores):
     assert status == 200 and empty["total"] == 0 and empty["customers"] == []
 
 
-def test_recommend_needs_the_recommender(server, shop):
-    status, answer = server.call("POST", "/v1/recommend", {"customer_id": "c1", "k": 5}, key="storefront")
-    if shop.trained.get("recommender") == "ok":
-        assert status == 200 and len(answer["items"]) == 5
+def test_forecast_needs_the_forecaster(server, shop):
+    status, answer = server.call("POST", "/v1/forecast", {"horizon": 2}, key="logistics")
+    if shop.trained.get("forecast") == "ok":
+        assert status == 200 and answer["rows"]
     else:
-        assert status == 503 and "shopml train recommender" in answer["error"]
+        assert status == 503 and "shopml train forecast" in answer["error"]
 
 
 @pytest.mark.slow
@@ -87,3 +87,40 @@ def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, 
                                                                                       "predicted_value"]))
     finally:
         second.stop()
+
+
+@pytest.fixture(scope="module")
+def recommender(shop):
+    from shopml.settings import load_settings
+    from training.recommend import load_champion
+
+    if shop.trained.get("recommender") != "ok":
+        pytest.skip(f"recommender not trained: {shop.trained.get('recommender')}")
+    model, _ = load_champion(load_settings(data_home=shop.home))
+    return model
+
+
+def test_recommend_matches_the_champion(server, recommender):
+    customers = [str(c) for c in recommender.customer_ids[:5]]
+    for customer in [*customers, "never-seen", None]:
+        status, answer = server.call("POST", "/v1/recommend", {"customer_id": customer, "k": 7}, key="storefront")
+        assert status == 200, answer
+        want = recommender.recommend(customer, k=7)
+        assert [i["sku"] for i in answer["items"]] == [r.sku for r in want]
+        assert answer["known_customer"] == (customer in customers)
+    first = server.call("POST", "/v1/recommend", {"customer_id": customers[0], "k": 5}, key="storefront")[1]
+    banned = [first["items"][0]["sku"], first["items"][2]["sku"]]
+    status, answer = server.call("POST", "/v1/recommend", {"customer_id": customers[0], "k": 5, "exclude": banned},
+                                 key="storefront")
+    skus = [i["sku"] for i in answer["items"]]
+    assert status == 200 and len(skus) == 5 and not set(banned) & set(skus)
+
+
+def test_similar_items_match_the_champion(server, recommender):
+    sku = str(recommender.skus[0])
+    status, answer = server.call("POST", "/v1/similar-items", {"sku": sku, "k": 4}, key="storefront")
+    assert status == 200 and answer["known_item"]
+    assert [i["sku"] for i in answer["items"]] == [r.sku for r in recommender.similar_items(sku, k=4)]
+    assert sku not in [i["sku"] for i in answer["items"]]
+    status, answer = server.call("POST", "/v1/similar-items", {"sku": "no-such-sku", "k": 4}, key="storefront")
+    assert status == 200 and not answer["known_item"]
