@@ -38,9 +38,12 @@ FLEET_STRATEGIES = (
 (21-22 against 30-35 on r1_2_1), which leaves the route-removal phase less to do."""
 
 
-MAX_FAILED_REMOVALS = 2
-DISTANCE_SHARE = 0.4
+MAX_FAILED_REMOVALS = 3
+DISTANCE_SHARE = 0.3
 """Share of a fleet-minimising worker's time kept for the final distance phase."""
+GENTLE_REMOVALS = 1
+GENTLE_DISTANCE_SHARE = 0.6
+"""The distance-minded worker of the portfolio: one failed removal stops it, 60 % of its time is distance."""
 """Route-removal attempts in a row (on the smallest, second smallest, ... route) before the fleet is frozen."""
 
 
@@ -53,6 +56,7 @@ class SearchConfig:
     fleet_minimisation: bool = False
     removal_offset: int = 0
     max_failed_removals: int = MAX_FAILED_REMOVALS
+    distance_share: float = DISTANCE_SHARE
 
 
 @dataclass
@@ -76,10 +80,14 @@ def worker_configs(options: Options) -> list[SearchConfig]:
     pool = pool[offset:] + pool[:offset]
     configs = []
     for w in range(options.workers):
-        # a portfolio for the vehicles objective: even workers minimise the fleet (alternating the two kinds of
-        # removal attempt), odd workers spend their time on distance; fewest vehicles, then shortest, wins
-        removals = 0 if fleet and w % 2 == 1 else MAX_FAILED_REMOVALS
-        configs.append(SearchConfig(pool[w % len(pool)], metaheuristic, fleet, (w // 2) % 2, removals))
+        # a portfolio for the vehicles objective: even workers minimise the fleet hard (alternating the two
+        # kinds of removal attempt), odd workers try one quick removal and spend the rest on distance;
+        # fewest vehicles, then shortest distance, wins
+        if fleet and w % 2 == 1:
+            removals, share = GENTLE_REMOVALS, GENTLE_DISTANCE_SHARE
+        else:
+            removals, share = MAX_FAILED_REMOVALS, DISTANCE_SHARE
+        configs.append(SearchConfig(pool[w % len(pool)], metaheuristic, fleet, (w // 2) % 2, removals, share))
     return configs
 
 
@@ -268,7 +276,7 @@ def run_worker(
     if routes is None:
         return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
-    reserve = DISTANCE_SHARE * seconds
+    reserve = config.distance_share * seconds
     attempt = max(0.3, 0.12 * seconds)
     failures = attempts = 0
     while left() > reserve + 0.1 and failures < config.max_failed_removals:

@@ -22,7 +22,8 @@ from tests.optimization.routing.conftest import planar_request
 def test_vehicles_objective_runs_a_fleet_and_a_distance_worker():
     configs = worker_configs(Options(objective="vehicles", workers=4))
     assert [c.fleet_minimisation for c in configs] == [True] * 4
-    assert [c.max_failed_removals for c in configs] == [MAX_FAILED_REMOVALS, 0, MAX_FAILED_REMOVALS, 0]
+    assert [c.max_failed_removals for c in configs] == [MAX_FAILED_REMOVALS, 1] * 2
+    assert configs[1].distance_share > configs[0].distance_share
     assert {c.removal_offset for c in configs if c.max_failed_removals} == {0, 1}  # both attempt kinds lead
     assert [c.first_solution for c in configs] == list(FLEET_STRATEGIES)
 
@@ -53,7 +54,9 @@ def test_cheapest_insertion_is_the_cheapest_feasible_place_by_enumeration():
             trial[v].insert(k, node)
             load_ok = sum(model.demands[0][n] for n in trial[v]) <= model.capacities[0][v]
             if load_ok and earliest_return(model, v, trial[v]) is not None:
-                candidates.append(evaluate(model, trial) - evaluate(model, routes) + model.penalties[node - 1])
+                candidates.append(
+                    evaluate(model, trial) - evaluate(model, routes) + model.penalties[node - 1]
+                )
         if not candidates:
             assert place is None
         else:
