@@ -72,7 +72,8 @@ def test_forecast_needs_the_forecaster(server, shop):
 def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, tmp_path):
     """A second service whose registry is unreachable serves the local copy the first one saved, and says so."""
     assert (shop.home / "serving" / "last_good" / "customers" / "serving.json").is_file()
-    env = {**shop.env, "SHOPML_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db"}
+    env = {**shop.env, "SHOPML_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db",
+           "BENTOML_HOME": str(tmp_path / "bentoml")}  # BentoML's task store must not be shared by two services
     second = start_server(env, tmp_path / "serve.log")
     try:
         status, models = second.call("GET", "/v1/models", key="admin")
