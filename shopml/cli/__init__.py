@@ -60,7 +60,9 @@ def main() -> None:
     from pydantic import ValidationError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except (ShopmlError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         err_console.print(f"[bold red]error:[/] {_describe(exc)}", highlight=False)
         sys.exit(2)

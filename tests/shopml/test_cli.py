@@ -43,3 +43,23 @@ def test_user_mistakes_exit_2_with_one_line_and_no_traceback(tmp_path: Path):
 def test_bad_option_values_are_usage_errors(tmp_path: Path):
     result = run(["features", "build", "--horizon", "0"], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_exit_codes_from_commands_survive_the_entry_point(monkeypatch):
+    """A command ending with ``typer.Exit(3)`` must exit 3 (click returns it instead of raising)."""
+    import pytest
+    import typer
+
+    from shopml.cli import app, main
+
+    @app.command("exit-three")
+    def _exit_three() -> None:
+        raise typer.Exit(3)
+
+    monkeypatch.setattr(sys, "argv", ["shopml", "exit-three"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        app.registered_commands.pop()
+    assert exited.value.code == 3
