@@ -70,7 +70,7 @@ def predict_speed(model: GlobalForecastModel, panel: DemandPanel, products: pd.D
     keys = pd.DataFrame({"sku": [f"S{i:05d}" for i in range(n)], "region": "ALL"})
     big = DemandPanel(keys, panel.periods, panel.values[rows] * rng.uniform(0.5, 2.0, (n, 1)), "W")
     started = time.perf_counter()
-    state, scale = series_state(big.values, model.fitted_.spec)
+    state, scale = series_state(big.values, model.fitted_.spec, origins=[big.n_periods - 1])
     static, _ = static_features(big.keys, None)
     forecaster = Forecaster(model.fitted_, big.keys, big.periods[-1], state[:, -1], scale[:, -1], static, model.profile_)
     frame = forecaster.forecast(horizon=8)

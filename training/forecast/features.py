@@ -55,17 +55,22 @@ class ForecastFeatureSpec:
         return names
 
 
-def series_state(values: np.ndarray, spec: ForecastFeatureSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Series features at every origin, and the scale.
+def series_state(values: np.ndarray, spec: ForecastFeatureSpec,
+                 origins: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Series features at the given origins (every period by default), and the scale.
+
+    Only ``(n_series, n_periods)`` running sums are kept in full; features are gathered at ``origins``, so a
+    long daily panel does not need a ``series x periods x features`` array.
 
     Returns
     -------
     features
-        ``(n_series, n_periods, n_series_features)``; slice ``[:, o]`` is the state after period ``o``.
+        ``(n_series, n_origins, n_series_features)``; slice ``[:, k]`` is the state after period ``origins[k]``.
     scale
-        ``(n_series, n_periods)`` positive scale (recent mean, else expanding mean, else 1).
+        ``(n_series, n_origins)`` positive scale (recent mean, else expanding mean, else 1).
     """
     n, t = values.shape
+    cols = np.arange(t) if origins is None else np.asarray(origins, dtype=int)
     valid = ~np.isnan(values)
     q = np.where(valid, values, 0.0)
     zeros = np.zeros((n, 1))
@@ -73,18 +78,22 @@ def series_state(values: np.ndarray, spec: ForecastFeatureSpec) -> tuple[np.ndar
     cs2 = np.concatenate([zeros, np.cumsum(q * q, axis=1)], axis=1)
     cnz = np.concatenate([zeros, np.cumsum(q > 0, axis=1)], axis=1)
     cv = np.concatenate([zeros, np.cumsum(valid, axis=1)], axis=1)
-    cols = np.arange(t)
 
     def window(cum: np.ndarray, w: int) -> np.ndarray:
         lo = np.maximum(cols + 1 - w, 0)
         return cum[:, cols + 1] - cum[:, lo]
 
+    def shifted(back: int) -> np.ndarray:
+        """``values`` at ``origin - back`` (NaN before the panel)."""
+        idx = cols - back
+        out = np.full((n, len(cols)), np.nan)
+        ok = idx >= 0
+        out[:, ok] = values[:, idx[ok]]
+        return out
+
     out: dict[str, np.ndarray] = {}
     for k in spec.demand.lags:
-        lag = np.full((n, t), np.nan)
-        if k - 1 < t:
-            lag[:, k - 1:] = values[:, : t - k + 1]
-        out[f"qty_lag_{k}"] = lag
+        out[f"qty_lag_{k}"] = shifted(k - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         for w in spec.demand.windows:
             count = window(cv, w)
@@ -94,13 +103,16 @@ def series_state(values: np.ndarray, spec: ForecastFeatureSpec) -> tuple[np.ndar
             out[f"qty_rollstd_{w}"] = np.sqrt(var)
         count13 = window(cv, 13)
         out["qty_nonzero_share_13"] = np.where(count13 > 0, window(cnz, 13) / count13, np.nan)
-        sold = np.where(q > 0, cols[None, :], -1)
-        last_sale = np.maximum.accumulate(sold, axis=1)
+        sold = np.where(q > 0, np.arange(t)[None, :], -1)
+        last_sale = np.maximum.accumulate(sold, axis=1)[:, cols] if t else np.zeros((n, 0))
         out["periods_since_sale"] = np.where(last_sale >= 0, cols[None, :] + 1 - last_sale, np.nan)
-        age = cv[:, 1:]
+        age = cv[:, cols + 1]
         out["series_age"] = age
-        out["qty_expanding_mean"] = np.where(age > 0, cs[:, 1:] / age, np.nan)
-        out["qty_rollmax_13"] = _rolling_max(values, 13)
+        out["qty_expanding_mean"] = np.where(age > 0, cs[:, cols + 1] / age, np.nan)
+        rollmax = np.full((n, len(cols)), -np.inf)
+        for back in range(13):
+            rollmax = np.fmax(rollmax, shifted(back))
+        out["qty_rollmax_13"] = np.where(np.isfinite(rollmax), rollmax, np.nan)
         recent = window(cs, spec.scale_window) / np.maximum(window(cv, spec.scale_window), 1)
         expanding = out["qty_expanding_mean"]
         scale = np.where(recent > 0, recent, np.where(expanding > 0, expanding, 1.0))
@@ -110,16 +122,6 @@ def series_state(values: np.ndarray, spec: ForecastFeatureSpec) -> tuple[np.ndar
     names = spec.series_names()
     stacked = np.stack([out[name] / scale if name in scaled else out[name] for name in names], axis=2)
     return stacked, scale
-
-
-def _rolling_max(values: np.ndarray, w: int) -> np.ndarray:
-    """Max over the last ``w`` periods up to and including each column (NaN-aware)."""
-    n, t = values.shape
-    padded = np.concatenate([np.full((n, w - 1), np.nan), values], axis=1)
-    view = np.lib.stride_tricks.sliding_window_view(padded, w, axis=1)
-    with np.errstate(invalid="ignore"):
-        filled = np.where(np.isnan(view), -np.inf, view).max(axis=2)
-    return np.where(np.isfinite(filled), filled, np.nan)
 
 
 def calendar_features(target_periods: pd.DatetimeIndex | np.ndarray, freq: str) -> np.ndarray:

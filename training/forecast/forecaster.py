@@ -97,7 +97,7 @@ class Forecaster:
 
     @classmethod
     def from_model(cls, model: GlobalForecastModel, panel: DemandPanel, products: pd.DataFrame | None = None) -> Forecaster:
-        state, scale = series_state(panel.values, model.fitted_.spec)
+        state, scale = series_state(panel.values, model.fitted_.spec, origins=[panel.n_periods - 1])
         static, vocab = static_features(panel.keys, products)
         new_skus: dict[str, float] = {}
         if products is not None and len(products):

@@ -177,7 +177,7 @@ class GlobalForecastModel:
         fitted = self.fitted_
         horizon = horizon or fitted.params.horizon
         static, _ = static_features(panel.keys, products)
-        state, scale = series_state(panel.values, fitted.spec)
+        state, scale = series_state(panel.values, fitted.spec, origins=[panel.n_periods - 1])
         pred = fitted.predict(state[:, -1], scale[:, -1], static, panel.periods[-1], horizon)
         return apply_fallback(pred, state[:, -1], static, self.profile_, fitted.params.min_history, fitted.spec)
 
@@ -214,8 +214,10 @@ def training_origins(n_periods: int, params: ModelParams) -> np.ndarray:
 
 def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, spec: ForecastFeatureSpec):
     """Design matrix, scaled target, weight and horizon of every (series, origin, horizon) training row."""
-    state, scale = series_state(panel.values, spec)
     origins = training_origins(panel.n_periods, params)
+    state, scale = series_state(panel.values, spec, origins=origins)
+    position = np.full(panel.n_periods, -1)
+    position[origins] = np.arange(len(origins))
     s_idx, o_idx, h_idx = [], [], []
     alive = ~np.isnan(panel.values)
     for h in range(1, params.horizon + 1):
@@ -232,8 +234,8 @@ def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
         keep = np.sort(np.random.default_rng(params.seed).choice(len(s), params.max_rows, replace=False))
         s, o, h = s[keep], o[keep], h[keep]
     targets = panel.periods.to_numpy()[o + h]
-    X = design_matrix(state[s, o], h, targets, static[s], spec, panel.freq)
-    sc = scale[s, o]
+    X = design_matrix(state[s, position[o]], h, targets, static[s], spec, panel.freq)
+    sc = scale[s, position[o]]
     y = panel.values[s, o + h] / sc
     return X, y, sc, h
 
@@ -263,11 +265,11 @@ def _fit_boosters(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
 def _calibrate(inner: FittedQuantileModel, panel: DemandPanel, static: np.ndarray, origins: list[int],
                params: ModelParams, spec: ForecastFeatureSpec) -> dict[float, float]:
     """Stretch factors so each outer quantile has its nominal share below on ``origins`` (model fit before them)."""
-    state, scale = series_state(panel.values, spec)
+    state, scale = series_state(panel.values, spec, origins=origins)
     preds, actual = [], []
-    for o in origins:
+    for k, o in enumerate(origins):
         live = np.flatnonzero(~np.isnan(panel.values[:, o]))
-        p = inner.predict(state[live, o], scale[live, o], static[live], panel.periods[o], params.horizon)
+        p = inner.predict(state[live, k], scale[live, k], static[live], panel.periods[o], params.horizon)
         preds.append(p.reshape(-1, len(params.quantiles)))
         actual.append(panel.values[live, o + 1: o + 1 + params.horizon].reshape(-1))
     return stretch_factors(np.concatenate(preds), np.concatenate(actual), params.quantiles)

@@ -79,3 +79,11 @@ def test_feature_names_are_deterministic_and_unique():
     names = ForecastFeatureSpec().names("D")
     assert len(names) == len(set(names)) and names == ForecastFeatureSpec().names("D")
     assert "qty_lag_52" in names and "target_day_of_week" in names and "horizon" in names
+
+
+def test_state_at_chosen_origins_equals_the_full_computation():
+    panel = _panel()
+    full, full_scale = series_state(panel.values, SPEC)
+    some, some_scale = series_state(panel.values, SPEC, origins=[0, 7, 19])
+    np.testing.assert_array_equal(some, full[:, [0, 7, 19]])
+    np.testing.assert_array_equal(some_scale, full_scale[:, [0, 7, 19]])
