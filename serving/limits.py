@@ -26,6 +26,7 @@ MAX_AUDIENCE_FILE = 100_000
 MAX_FORECAST_SKUS = 500
 MAX_FORECAST_REGIONS = 100
 MAX_FORECAST_HORIZON = 104
+MAX_FORECAST_ROWS = 50_000
 
 MAX_SYNC_STOPS = 100
 """Route plans with more stops than this must go through the task endpoint (submit, then poll)."""

@@ -197,29 +197,23 @@ class ServingRuntime:
             if not 0 < q < 1:
                 raise ServingError(f"quantiles: {q} is not in (0, 1)", detail=[{"field": "quantiles",
                                                                                  "message": "must be in (0, 1)"}])
-        known = set(map(str, getattr(model, "skus", ()) or ()))
-        skus, unknown = req.skus, []
-        if skus is not None and known:
-            unknown = [s for s in skus if s not in known]
-            skus = [s for s in skus if s in known]
-            if not skus:
-                return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=[],
-                                        unknown_skus=unknown)
-        if req.regions is not None:
-            regions = set(map(str, getattr(model, "regions", ()) or ()))
-            missing = [r for r in req.regions if regions and r not in regions]
-            if missing:
-                raise ServingError(f"regions: unknown region(s) {missing[:10]}; known: {sorted(regions)[:20]}",
-                                   detail=[{"field": "regions", "message": "unknown region"}])
         quantiles = tuple(sorted(set(req.quantiles)))
-        frame = model.forecast(skus=skus, regions=req.regions, horizon=req.horizon, quantiles=quantiles)
+        max_horizon = getattr(model, "max_horizon", None)
+        if max_horizon is not None and req.horizon > max_horizon:
+            raise ServingError(f"horizon: {req.horizon} exceeds the model's {max_horizon} periods",
+                               detail=[{"field": "horizon", "message": f"at most {max_horizon}"}])
+        frame = model.forecast(skus=req.skus, regions=req.regions, horizon=req.horizon, quantiles=quantiles)
+        if len(frame) > limits.MAX_FORECAST_ROWS:
+            raise ServingError(f"the answer would have {len(frame)} rows (at most {limits.MAX_FORECAST_ROWS}); "
+                               "name fewer skus or regions, or a shorter horizon",
+                               detail=[{"field": "skus", "message": "too many series for one request"}])
         qcols = [c for c in frame.columns if c.startswith("p") and c[1:].replace(".", "").isdigit()]
         rows = [
             ForecastRow(sku=str(r["sku"]), region=str(r["region"]), period_start=str(r["period_start"])[:10],
                         horizon=int(r["horizon"]), quantiles={c: _finite(r[c]) for c in qcols})
             for r in frame.to_dict("records")
         ]
-        return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=rows, unknown_skus=unknown)
+        return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=rows)
 
     def plan_routes(self, req: RoutePlanRequest, task: bool = False) -> dict[str, Any]:
         from optimization.routing import Options, RouteRequest, plan_routes

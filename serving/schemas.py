@@ -158,7 +158,6 @@ class ForecastResponse(Response):
     freq: str
     model_version: str
     rows: list[ForecastRow]
-    unknown_skus: list[str]
 
 
 class RouteOptions(Request):

@@ -62,9 +62,9 @@ def _train_recommender(settings, tables) -> None:
 
 
 def _train_forecast(settings, tables) -> None:
-    from training.forecast import train as forecast_train  # noqa: F401 - lands with issue 5
+    from training.forecast.train import TrainConfig, train_forecast
 
-    raise NotImplementedError("training.forecast has no training entry point yet")
+    train_forecast(settings, TrainConfig(top_n=30, backtest_origins=1))
 
 
 TRAINERS = {"customers": _train_customers, "recommender": _train_recommender, "forecast": _train_forecast}

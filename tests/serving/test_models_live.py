@@ -60,12 +60,28 @@ def test_audience_filters_pages_and_csv(server, expected_scores):
     assert status == 200 and empty["total"] == 0 and empty["customers"] == []
 
 
-def test_forecast_needs_the_forecaster(server, shop):
-    status, answer = server.call("POST", "/v1/forecast", {"horizon": 2}, key="logistics")
-    if shop.trained.get("forecast") == "ok":
-        assert status == 200 and answer["rows"]
-    else:
+def test_forecast_matches_the_champion(server, shop):
+    from shopml.settings import load_settings
+    from training.forecast import load_champion
+
+    if shop.trained.get("forecast") != "ok":
+        status, answer = server.call("POST", "/v1/forecast", {"horizon": 2}, key="logistics")
         assert status == 503 and "shopml train forecast" in answer["error"]
+        return
+    forecaster, _ = load_champion(load_settings(data_home=shop.home))
+    skus = [str(s) for s in list(forecaster.skus)[:3]]
+    status, answer = server.call("POST", "/v1/forecast", {"skus": skus, "horizon": 3, "quantiles": [0.1, 0.5, 0.9]},
+                                 key="logistics")
+    assert status == 200, answer
+    want = forecaster.forecast(skus=skus, horizon=3, quantiles=(0.1, 0.5, 0.9))
+    assert len(answer["rows"]) == len(want)
+    got = {(r["sku"], r["region"], r["horizon"]): r["quantiles"] for r in answer["rows"]}
+    for row in want.to_dict("records"):
+        q = got[(str(row["sku"]), str(row["region"]), int(row["horizon"]))]
+        assert q["p50"] == pytest.approx(float(row["p50"]))
+        assert q["p10"] <= q["p50"] <= q["p90"]
+    status, answer = server.call("POST", "/v1/forecast", {"skus": ["no-such-sku"]}, key="logistics")
+    assert status == 400 and "no-such-sku" in answer["error"]
 
 
 @pytest.mark.slow
