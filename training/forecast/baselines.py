@@ -30,11 +30,12 @@ def moving_average(history: np.ndarray, horizon: int, window: int = 4) -> np.nda
 
 
 def seasonal_naive(history: np.ndarray, horizon: int, season: int = 52) -> np.ndarray:
-    """The value one season earlier; series shorter than a season fall back to the 4-period mean."""
+    """The value one season earlier (the last season repeated for horizons beyond a season); series shorter
+    than a season fall back to the 4-period mean."""
     n, t = history.shape
     out = moving_average(history, horizon, 4)
     for h in range(horizon):
-        col = t - season + h
+        col = t + h - season * (h // season + 1)
         if col >= 0:
             past = history[:, col]
             out[:, h] = np.where(np.isnan(past), out[:, h], past)

@@ -14,6 +14,7 @@ def test_simple_baselines():
     assert moving_average(HIST, 2, window=4).tolist() == [[2.5, 2.5], [1.0, 1.0]]
     seasonal = seasonal_naive(HIST, 3, season=3)
     assert seasonal.tolist() == [[4.0, 0.0, 6.0], [1.0, 1.0, 1.0]]
+    assert seasonal_naive(HIST, 5, season=2)[0].tolist() == [0.0, 6.0, 0.0, 6.0, 0.0]
 
 
 def _croston_loop(y, alpha):
