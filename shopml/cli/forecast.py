@@ -60,7 +60,7 @@ def forecast(
     sku: Annotated[list[str] | None, typer.Option("--sku", help="SKU to forecast (repeat; default: top 10).")] = None,
     region: Annotated[list[str] | None, typer.Option("--region", help="Region (repeat; ALL = total).")] = None,
     horizon: int = typer.Option(8, help="Periods ahead."),
-    freq: str = typer.Option("W", help="Frequency the champion must have (W or D)."),
+    freq: str | None = typer.Option(None, help="Frequency the champion must have, W or D (default: the champion's)."),
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the tidy frame to CSV or Parquet.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of history, p50 and the p10-p90 band.")] = None,
     alias: str = typer.Option("champion", help="Registry alias to load."),
@@ -75,9 +75,9 @@ def forecast(
 
     settings = load_settings()
     forecaster, version = load_champion(settings, alias)
-    if freq != forecaster.freq:
+    if freq is not None and freq != forecaster.freq:
         raise DataValidationError(f"--freq {freq} does not match the champion's frequency {forecaster.freq}; "
-                                  f"train one with `shopml train forecast --freq {freq}`.")
+                                  f"train and promote one with `shopml train forecast --freq {freq} --force` (one champion serves one frequency).")
     skus = list(sku) if sku else None
     if skus is None:
         full = forecaster.forecast_array()
