@@ -45,9 +45,9 @@ def plan_cutoffs(
     *,
     evaluation_cutoff: str | pd.Timestamp | None = None,
     horizon_days: int = 90,
-    n_train: int = 7,
-    spacing_days: int = 15,
-    min_history_days: int = 90,
+    n_train: int = 16,
+    spacing_days: int = 10,
+    min_history_days: int = 40,
 ) -> CutoffPlan:
     """Choose the cutoffs; the evaluation cutoff defaults to the last one whose horizon the data covers."""
     if orders.empty:
@@ -114,19 +114,25 @@ def cutoff_frame(orders: pd.DataFrame, clean: pd.DataFrame, cutoff: pd.Timestamp
     return frame, lifetime
 
 
-def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan) -> CustomerData:
+def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
+                        cache: dict[pd.Timestamp, tuple[pd.DataFrame, LifetimeModel]] | None = None) -> CustomerData:
     """Compute the frames of every cutoff in ``plan`` from the canonical tables.
 
     Features use every line of known customers (returns feed the return features); labels use the protocol
-    cleaning (sales lines only), as ``features.pipeline.build_features`` does.
+    cleaning (sales lines only), as ``features.pipeline.build_features`` does. ``cache`` (cutoff -> frame and
+    lifetime model, filled as a side effect) lets several plans on one data set share the work of a cutoff;
+    the horizon must be the same for every plan that shares it.
     """
     orders = tables["orders"]
     known = orders.loc[orders["customer_id"].notna()]
     clean, set_aside = customer_model_orders(orders)
     products = tables.get("products")
     frames, lifetime = [], {}
+    cache = {} if cache is None else cache
     for cutoff in (*plan.train, plan.evaluation):
-        frame, model = cutoff_frame(known, clean, cutoff, plan.horizon_days, products)
+        if cutoff not in cache:
+            cache[cutoff] = cutoff_frame(known, clean, cutoff, plan.horizon_days, products)
+        frame, model = cache[cutoff]
         frames.append(frame)
         lifetime[cutoff] = model
         log.info("cutoff %s: %d customers, churn rate %.3f", f"{cutoff:%Y-%m-%d}", len(frame), frame["churned"].mean())

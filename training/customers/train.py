@@ -35,9 +35,9 @@ class TrainConfig:
 
     evaluation_cutoff: str | None = None
     horizon_days: int = 90
-    n_train: int = 7
-    spacing_days: int = 15
-    min_history_days: int = 90
+    n_train: int = 16
+    spacing_days: int = 10
+    min_history_days: int = 40
 
     def plan(self, orders: pd.DataFrame):
         return plan_cutoffs(orders, evaluation_cutoff=self.evaluation_cutoff, horizon_days=self.horizon_days,
@@ -69,9 +69,9 @@ def load_training_tables(settings: Settings, data: str | Path | None = None) -> 
     return load(Path(data)).tables
 
 
-def prepare(tables: dict[str, pd.DataFrame], config: TrainConfig | None = None) -> CustomerData:
+def prepare(tables: dict[str, pd.DataFrame], config: TrainConfig | None = None, cache: dict | None = None) -> CustomerData:
     config = config or TrainConfig()
-    return build_customer_data(tables, config.plan(tables["orders"]))
+    return build_customer_data(tables, config.plan(tables["orders"]), cache)
 
 
 def champion_exists(settings: Settings, model_name: str) -> bool:

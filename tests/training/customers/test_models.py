@@ -24,7 +24,7 @@ def test_label_windows_never_reach_the_evaluation_window(small_data):
 def test_plan_rejects_short_history_and_cutoffs_outside_the_data(small_shop):
     orders = small_shop.orders
     with pytest.raises(DataValidationError, match="too little history"):
-        plan_cutoffs(orders, evaluation_cutoff=orders["ordered_at"].min() + pd.Timedelta(days=150))
+        plan_cutoffs(orders, evaluation_cutoff=orders["ordered_at"].min() + pd.Timedelta(days=135))
     with pytest.raises(DataValidationError, match="outside the data"):
         plan_cutoffs(orders, evaluation_cutoff="2030-01-01")
     with pytest.raises(DataValidationError, match="empty"):
@@ -95,3 +95,21 @@ def test_save_then_load_gives_identical_scores(tmp_path, small_data, churn_resul
     value = ValueModel.load(value_result.model.save(tmp_path / "value"))
     assert np.array_equal(churn.predict_proba(table), churn_result.model.predict_proba(table))
     assert np.array_equal(value.predict(table), value_result.model.predict(table))
+
+
+def test_prior_shift_hits_the_target_rate_and_keeps_the_ranking():
+    from training.customers.churn import prior_shift_offset
+
+    raw = np.random.default_rng(3).uniform(0.05, 0.95, 2_000)
+    offset = prior_shift_offset(raw, 0.3)
+    shifted = 1 / (1 + np.exp(-(np.log(raw / (1 - raw)) + offset)))
+    assert abs(shifted.mean() - 0.3) < 1e-6
+    assert np.array_equal(np.argsort(raw), np.argsort(shifted))
+
+
+def test_default_churn_model_moves_its_mean_to_the_bgnbd_no_purchase_rate(small_data, churn_result):
+    from training.customers.churn import bgnbd_no_purchase_rate
+
+    target = bgnbd_no_purchase_rate(small_data, small_data.evaluation)
+    assert churn_result.model.logit_offset != 0.0
+    assert abs(churn_result.predictions["churn_probability"].mean() - target) < 1e-4

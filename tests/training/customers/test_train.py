@@ -12,7 +12,7 @@ from training.customers import ChurnParams, ValueParams, load_champion, train_ch
 from training.customers.audiences import score_audience, write_audience
 from training.names import CHURN, CUSTOMER_VALUE
 
-FAST_CHURN = ChurnParams(max_trees=60, seed=1)
+FAST_CHURN = ChurnParams(trees=60, seed=1)
 FAST_VALUE = ValueParams(trees=60, seed=1)
 
 
