@@ -105,8 +105,8 @@ def build_audience_store(scorer, features_home: Path, model_versions: dict[str, 
     """Score the latest feature table with ``scorer`` (a ``CustomerScorer``) into an :class:`AudienceStore`."""
     import pandas as pd
 
-    from features.pipeline import MANIFEST, latest_feature_dir
     from features.customers import CUSTOMER_FEATURES
+    from features.pipeline import MANIFEST, latest_feature_dir
 
     directory = latest_feature_dir(features_home)
     manifest = json.loads((directory / MANIFEST).read_text())

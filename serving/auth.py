@@ -70,9 +70,9 @@ class KeyRing:
     def __init__(self, keys: Iterable[object]):
         self._keys: list[tuple[bytes, Principal]] = []
         for key in keys:
-            digest = bytes.fromhex(getattr(key, "sha256"))
-            roles = frozenset(Role(r) for r in getattr(key, "roles"))
-            self._keys.append((digest, Principal(getattr(key, "name"), roles)))
+            digest = bytes.fromhex(key.sha256)
+            roles = frozenset(Role(r) for r in key.roles)
+            self._keys.append((digest, Principal(key.name, roles)))
 
     def __len__(self) -> int:
         return len(self._keys)

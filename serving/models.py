@@ -170,7 +170,7 @@ class ModelStore:
         for spec in self.specs:
             for registry_name in spec.registry_names:
                 try:
-                    out[registry_name] = client.get_model_version_by_alias(registry_name, CHAMPION_ALIAS).version
+                    out[registry_name] = str(client.get_model_version_by_alias(registry_name, CHAMPION_ALIAS).version)
                 except Exception:  # noqa: BLE001 - no champion yet
                     out[registry_name] = None
         return out
@@ -187,9 +187,9 @@ class ModelStore:
             have = loaded.versions if loaded and loaded.versions else (
                 {spec.registry_names[0]: loaded.version} if loaded else {}
             )
-            if loaded is None or loaded.source != REGISTRY or have != wanted:
-                if self.load(spec.name) is not None:
-                    changed.append(spec.name)
+            stale = loaded is None or loaded.source != REGISTRY or have != wanted
+            if stale and self.load(spec.name) is not None:
+                changed.append(spec.name)
         return changed
 
     # --- internals ---------------------------------------------------------------------------------------------

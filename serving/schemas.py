@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.assignment import AssignmentSpec
-from optimization.allocation.request import AllocationOptions, DemandIn, RegionIn, SkuCostIn, StockIn, WarehouseIn
+from optimization.allocation.request import (
+    AllocationOptions,
+    DemandIn,
+    RegionIn,
+    SkuCostIn,
+    StockIn,
+    WarehouseIn,
+)
 from optimization.routing.request import Depot, Objective, Stop, Travel, Vehicle
 from serving import limits
 

@@ -26,7 +26,13 @@ from serving.auth import AuthMiddleware
 from serving.errors import error_response
 from serving.hot import HOT_PATHS, create_hot_app
 from serving.limits import RequestGuardMiddleware
-from serving.schemas import AudienceRequest, ForecastRequest, RoutePlanRequest, SizeRequest, StockAllocateRequest
+from serving.schemas import (
+    AudienceRequest,
+    ForecastRequest,
+    RoutePlanRequest,
+    SizeRequest,
+    StockAllocateRequest,
+)
 
 logger = logging.getLogger(__name__)
 

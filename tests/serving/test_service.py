@@ -156,8 +156,6 @@ def test_evaluate_and_size_match_the_experiments_package(server):
 
 
 def test_route_plan_sync_and_as_task(server):
-    from optimization.routing import RouteRequest, verify_plan
-    from optimization.routing.plan import RoutePlan
 
     status, plan = server.call("POST", "/v1/routes/plan", ROUTE, key="logistics")
     assert status == 200 and plan["feasible"] and plan["totals"]["stops_served"] == 8
