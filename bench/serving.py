@@ -6,7 +6,8 @@ Writes ``bench/results/serving.json``. Steps:
 1. a data home (``--home``, default a fresh temporary folder) gets the default demo shop, its features and every
    model, with the same commands ``make run`` uses (``shopml data generate``, ``shopml features build``,
    ``shopml train ... --if-missing``); a model whose command does not exist yet is reported missing;
-2. ``shopml serve`` is started on a free loopback port; ``ready_seconds`` is the time until ``/readyz`` is 200;
+2. ``shopml serve`` is started on a free loopback port three times; ``ready_seconds`` is the median time from the
+   command to ``/readyz`` answering 200 (every model and the audience store loaded);
 3. for ``/v1/recommend`` and ``/v1/customers/score`` (known and unknown customers mixed): closed-loop requests/s and
    p50 / p99 latency at concurrency 1, 8, 32 and 64 (each bounded by ``--requests`` and ``--seconds``), an
    open-loop run at 300 requests/s (latency from the scheduled send time, so queueing counts), and the
@@ -238,8 +239,17 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
     env.update(SHOPML_DATA_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true", BENTOML_DO_NOT_TRACK="true")
     models = prepare(home, env)
+    ready_runs = []
+    for _ in range(2):  # cold starts, stopped again: the reported figure is the median of three
+        process, ready = start(env, free_port(), home.parent / "serve.log")
+        stop(process)
+        ready_runs.append(ready)
     port = free_port()
     process, ready = start(env, port, home.parent / "serve.log")
+    ready_runs.append(ready)
+    known = [r for r in ready_runs if r is not None]
+    ready = float(np.median(known)) if len(known) == len(ready_runs) else None
+    print("ready seconds", ready_runs, flush=True)
     try:
         bodies = payloads(home)
         endpoints = load_test(port, bodies, args)
@@ -254,6 +264,7 @@ def main() -> None:
     result = {
         **endpoints,
         "ready_seconds": round(ready, 2) if ready is not None else None,
+        "ready_runs": [round(r, 2) if r is not None else None for r in ready_runs],
         "schemathesis": fuzzed,
         "models": models,
         "settings": {"seconds": args.seconds, "requests": args.requests, "open_seconds": args.open_seconds,
