@@ -141,3 +141,20 @@ def test_similar_items_match_the_champion(server, recommender):
     assert sku not in [i["sku"] for i in answer["items"]]
     status, answer = server.call("POST", "/v1/similar-items", {"sku": "no-such-sku", "k": 4}, key="storefront")
     assert status == 200 and not answer["known_item"]
+
+
+def test_reload_under_load_drops_no_request(server, recommender):
+    """Requests keep flowing (all 200) while the admin reloads every champion."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    customers = [str(c) for c in recommender.customer_ids[:20]]
+
+    def ask(i: int) -> int:
+        return server.call("POST", "/v1/recommend", {"customer_id": customers[i % 20], "k": 5}, key="storefront")[0]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pending = [pool.submit(ask, i) for i in range(300)]
+        status, answer = server.call("POST", "/v1/admin/reload", key="admin")
+        statuses = [f.result() for f in pending]
+    assert status == 200 and answer["ready"]
+    assert statuses == [200] * 300
