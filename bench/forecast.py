@@ -8,7 +8,7 @@ label 2011-10-17 exactly (Monday-start weeks give 0.866 / 0.661 and are reported
 
 Every choice is made on earlier origins: the strategy (one pooled model vs one per horizon) on a rolling
 backtest at origins 27, 31, 35 (targets up to week 43), and the interval stretch inside each fit on its own
-earlier origins. Run: ``.venv/bin/python bench/forecast.py`` (writes bench/results/forecast.json).
+earlier origins. Run: ``.venv/bin/python bench/forecast.py`` (writes bench/results/demand_forecast.json).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from training.forecast.model import GlobalForecastModel, ModelParams, static_fea
 from training.forecast.panel import DemandPanel  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail_I.csv.gz"
-OUT = ROOT / "bench" / "results" / "forecast.json"
+OUT = ROOT / "bench" / "results" / "demand_forecast.json"
 HORIZON, HOLDOUT_ORIGIN, VALIDATION_ORIGINS = 8, 43, [27, 31, 35]
 CANDIDATES = {"pooled": ModelParams(strategy="pooled"), "per_horizon": ModelParams(strategy="per_horizon")}
 

@@ -8,7 +8,9 @@ request) exits with status 2 and one readable message; anything else is a bug an
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import warnings
 
 import typer
 from rich.console import Console
@@ -53,6 +55,10 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log 
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # MLflow's own INFO lines and schema hints drown the summary tables; -v shows them
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+        for hint in ("Add type hints", "An input example was not provided", "Hint: Inferred schema"):
+            warnings.filterwarnings("ignore", message=f".*{hint}")
 
 
 def main() -> None:
