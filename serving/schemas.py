@@ -19,7 +19,7 @@ from optimization.allocation.request import (
     StockIn,
     WarehouseIn,
 )
-from optimization.routing.request import Depot, Objective, Stop, Travel, Vehicle
+from optimization.routing.request import Depot, Options, Stop, Travel, Vehicle
 from serving import limits
 
 Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID_LENGTH)]
@@ -167,14 +167,12 @@ class ForecastResponse(Response):
     rows: list[ForecastRow]
 
 
-class RouteOptions(Request):
-    """Solver options of :class:`optimization.routing.Options` with the service's time limits."""
+class RouteOptions(Options):
+    """:class:`optimization.routing.Options` with the service's bounds on solver time, workers and seed."""
 
-    objective: Objective = Objective.COST
-    time_limit: float = Field(5.0, gt=0, le=limits.MAX_TASK_TIME_LIMIT_S, allow_inf_nan=False)
+    time_limit: float = Field(5.0, gt=0, le=limits.MAX_TASK_TIME_LIMIT_S, allow_inf_nan=False, description="Seconds.")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    workers: int = Field(1, ge=1, le=2)
-    allow_dropping: bool = True
+    workers: int = Field(1, ge=1, le=2, description="Solver processes (the machine has two cores).")
     default_penalty: float = Field(1e5, gt=0, le=1e12, allow_inf_nan=False)
 
 
