@@ -14,6 +14,9 @@ export UV_PYTHON_DOWNLOADS := never
 run: env
 	$(SHOPML) data generate
 	$(SHOPML) features build
+	$(SHOPML) train all --if-missing
+	$(SHOPML) models list
+	$(SHOPML) serve
 
 test: env
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile -q

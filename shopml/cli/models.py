@@ -22,10 +22,10 @@ def list_models() -> None:
     for row in champion_summary(configure_mlflow(settings), list(ALL_MODELS)):
         tags = row["tags"]
         if row["champion"] is None:
-            rows.append((row["model"], "-", "not trained yet: run `shopml train " + _train_command(row["model"]) + "`"))
+            rows.append((row["model"], "-", "", "not trained yet: run `shopml train " + _train_command(row["model"]) + "`"))
         else:
-            rows.append((row["model"], f"v{row['champion']}", tags.get("promotion", "")))
-    console.print(table(f"Champions in {settings.tracking_uri}", ["model", "champion", "why"], rows))
+            rows.append((row["model"], f"v{row['champion']}", _metrics(tags), tags.get("promotion", "")))
+    console.print(table(f"Champions in {settings.tracking_uri}", ["model", "champion", "key metric", "why"], rows))
 
 
 @app.command("history")
@@ -54,6 +54,19 @@ def promote(
     previous = set_champion(configure_mlflow(load_settings()), name, version.removeprefix("v"), reason)
     was = f" (was v{previous})" if previous else ""
     console.print(f"{name}: champion is now v{version.removeprefix('v')}{was}")
+
+
+def _metrics(tags: dict[str, str]) -> str:
+    """The primary metric the registry recorded on the version (every numeric tag but bookkeeping)."""
+    shown = []
+    for key, value in tags.items():
+        if key in ("evaluation_key", "promotion"):
+            continue
+        try:
+            shown.append(f"{key} {float(value):.4g}")
+        except ValueError:
+            continue
+    return ", ".join(shown)
 
 
 def _train_command(model: str) -> str:

@@ -43,7 +43,7 @@ def test_list_history_and_manual_promotion(settings):
 
     listed = _cli(settings, "list")
     assert listed.returncode == 0, listed.stderr
-    assert "v1" in listed.stdout and "first version" in listed.stdout
+    assert "v1" in listed.stdout and "first version" in listed.stdout and "auc 0.7" in listed.stdout
     assert "shopml train forecast" in listed.stdout  # untrained models say how to train them
 
     history = _cli(settings, "history", "churn")
