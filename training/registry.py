@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
-
 from training.names import CHAMPION_ALIAS as CHAMPION
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def champion_summary(client, model_names: list[str]) -> list[dict[str, object]]:
 
 def version_history(client, model_name: str) -> list[dict[str, object]]:
     """All versions of ``model_name``, newest first, with their promotion reason and champion flag."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from mlflow.exceptions import MlflowException
 
@@ -143,7 +143,7 @@ def version_history(client, model_name: str) -> list[dict[str, object]]:
     champion = _current_champion(client, model_name)
     rows = []
     for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
-        created = datetime.fromtimestamp(v.creation_timestamp / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        created = datetime.fromtimestamp(v.creation_timestamp / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
         rows.append({
             "version": str(v.version), "champion": champion is not None and str(champion.version) == str(v.version),
             "created": created, "promotion": (v.tags or {}).get("promotion", ""), "run_id": v.run_id,

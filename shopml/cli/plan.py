@@ -4,6 +4,7 @@ import typer
 
 app = typer.Typer(help="Plan delivery routes, stock allocation and replenishment.", no_args_is_help=True)
 from shopml.cli.routing import routes  # noqa: E402
+
 app.command("routes")(routes)
 from shopml.cli.allocation import allocate, replenish  # noqa: E402
 

@@ -47,7 +47,7 @@ def retention_heatmap(retention: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(1.0 + 0.45 * max(shares.shape[1], 1), 1.2 + 0.32 * max(len(shares), 1)))
     image = ax.imshow(shares.to_numpy(dtype=float) * 100, aspect="auto", cmap="viridis", vmin=0)
     ax.set_xticks(range(shares.shape[1]), [str(c) for c in shares.columns])
-    ax.set_yticks(range(len(shares)), [f"{i} ({n:,})" for i, n in zip(shares.index, retention["customers"])])
+    ax.set_yticks(range(len(shares)), [f"{i} ({n:,})" for i, n in zip(shares.index, retention["customers"], strict=True)])
     ax.set_xlabel("months since first order")
     ax.set_ylabel("acquisition month (customers)")
     ax.set_title("Cohort retention: % of the cohort ordering in the month")

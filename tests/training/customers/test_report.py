@@ -17,11 +17,11 @@ from training.customers.report import customer_report
 def _slow_retention(orders: pd.DataFrame) -> dict[tuple[str, int], float]:
     rows = orders.loc[orders["customer_id"].notna() & (orders["quantity"] > 0)]
     months = {}
-    for customer, when in zip(rows["customer_id"], rows["ordered_at"]):
+    for customer, when in zip(rows["customer_id"], rows["ordered_at"], strict=True):
         months.setdefault(customer, set()).add(when.to_period("M"))
     last = rows["ordered_at"].max().to_period("M")
     cohorts: dict = {}
-    for customer, seen in months.items():
+    for seen in months.values():
         cohorts.setdefault(min(seen), []).append(seen)
     out = {}
     for cohort, members in cohorts.items():
