@@ -168,3 +168,35 @@ def set_champion(client, model_name: str, version: str, reason: str) -> str | No
     client.set_model_version_tag(model_name, version, "promotion", f"{reason} (set by hand)")
     log.info("%s: champion set to v%s by hand", model_name, version)
     return None if previous is None else str(previous.version)
+
+
+TRAIN_COMMANDS = {
+    "churn": "shopml train churn",
+    "customer_value": "shopml train value",
+    "recommender": "shopml train recommender",
+    "demand_forecast": "shopml train forecast",
+}
+
+
+def load_champion_model(settings, model_name: str, alias: str = CHAMPION) -> tuple[object, str]:
+    """The plain inference object behind ``models:/NAME@alias`` and the version it resolved to.
+
+    The alias is resolved once and that exact version is loaded, so a promotion racing with the load cannot
+    pair one version's number with another's model. Raises :class:`~shopml.errors.NotTrainedError` naming the
+    command to run when nothing carries the alias.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from shopml.errors import NotTrainedError
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(settings)
+    try:
+        version = str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        command = TRAIN_COMMANDS.get(model_name, "shopml train all")
+        raise NotTrainedError(
+            f"no {model_name!r} model with alias {alias!r} in {settings.tracking_uri}: run `{command}` first."
+        ) from exc
+    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").unwrap_python_model().model, version

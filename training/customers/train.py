@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from shopml.errors import NotTrainedError
 from shopml.settings import Settings
 from training.customers.churn import ChurnParams, ChurnResult, fit_churn
 from training.customers.datasets import CustomerData, build_customer_data, plan_cutoffs
@@ -26,7 +25,6 @@ log = logging.getLogger(__name__)
 
 EXPERIMENT = "customers"
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas", "numpy", "scipy", "scikit-learn"]
-TRAIN_COMMANDS = {CHURN: "shopml train churn", CUSTOMER_VALUE: "shopml train value"}
 
 
 @dataclass(frozen=True)
@@ -185,27 +183,10 @@ def train_value(settings: Settings, data: CustomerData, *, params: ValueParams |
     return outcome, result
 
 
-def load_champion_model(settings: Settings, model_name: str, alias: str = CHAMPION_ALIAS):
-    """The inference object of ``models:/NAME@alias`` and its version; NotTrainedError when there is none."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from training.tracking import configure_mlflow
-
-    client = configure_mlflow(settings)
-    try:
-        version = client.get_model_version_by_alias(model_name, alias)
-    except MlflowException as exc:
-        raise NotTrainedError(
-            f"no {alias} for model {model_name!r} in {settings.tracking_uri}: run `{TRAIN_COMMANDS[model_name]}` first."
-        ) from exc
-    wrapper = mlflow.pyfunc.load_model(f"models:/{model_name}@{alias}").unwrap_python_model()
-    return wrapper.model, str(version.version)
-
-
 def load_champion(settings: Settings, alias: str = CHAMPION_ALIAS):
     """``(CustomerScorer, {"churn": version, "customer_value": version})`` from the registry's champions."""
     from training.customers.scorer import CustomerScorer
+    from training.registry import load_champion_model
 
     churn, churn_version = load_champion_model(settings, CHURN, alias)
     value, value_version = load_champion_model(settings, CUSTOMER_VALUE, alias)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from shopml.errors import NotTrainedError
 from training.forecast.forecaster import Forecaster
 from training.names import CHAMPION_ALIAS, DEMAND_FORECAST
 
@@ -79,16 +78,6 @@ def load_champion(settings, alias: str = CHAMPION_ALIAS) -> tuple[Forecaster, st
 
     Raises :class:`NotTrainedError` when no version carries the alias.
     """
-    from mlflow.exceptions import MlflowException
+    from training.registry import load_champion_model
 
-    from training.tracking import configure_mlflow
-
-    client = configure_mlflow(settings)
-    try:
-        version = client.get_model_version_by_alias(DEMAND_FORECAST, alias)
-    except MlflowException:
-        raise NotTrainedError(
-            f"no {DEMAND_FORECAST} model with alias {alias!r} in {settings.tracking_uri}: "
-            "run `shopml train forecast` first."
-        ) from None
-    return load_forecaster(f"models:/{DEMAND_FORECAST}@{alias}"), str(version.version)
+    return load_champion_model(settings, DEMAND_FORECAST, alias)

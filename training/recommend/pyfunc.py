@@ -8,7 +8,6 @@ with ``customer_id`` (and optional ``k``) and returns one row per recommended it
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import pandas as pd
@@ -18,7 +17,6 @@ try:  # mlflow is imported lazily elsewhere; here the base class is needed at cl
 except ImportError:  # pragma: no cover - mlflow is a core dependency
     PythonModel = object
 
-from shopml.errors import NotTrainedError
 from training.names import CHAMPION_ALIAS, RECOMMENDER
 from training.recommend.recommender import Recommender
 
@@ -68,19 +66,6 @@ def log_recommender(recommender: Recommender, directory, name: str = "model"):
 
 def load_champion(settings, alias: str = CHAMPION_ALIAS) -> tuple[Recommender, str]:
     """The registry's ``recommender@alias`` as a :class:`Recommender` and its version."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from training.registry import load_champion_model
 
-    from training.tracking import configure_mlflow
-
-    client = configure_mlflow(settings)
-    try:
-        version = client.get_model_version_by_alias(RECOMMENDER, alias)
-    except MlflowException as exc:
-        raise NotTrainedError(
-            f"no {RECOMMENDER!r} model with alias {alias!r} in {settings.tracking_uri}: "
-            "run `shopml train recommender` first."
-        ) from exc
-    loaded = mlflow.pyfunc.load_model(f"models:/{RECOMMENDER}@{alias}")
-    return loaded.unwrap_python_model().model, str(version.version)
+    return load_champion_model(settings, RECOMMENDER, alias)
