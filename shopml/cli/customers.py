@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,6 +11,12 @@ from shopml.cli._console import console, table
 
 DATA_HELP = "Orders to train on: a file or folder features.loaders reads (default: the tables in the data home)."
 CUTOFF_HELP = "Evaluation cutoff YYYY-MM-DD (default: the latest whose label window the data covers)."
+
+DataOption = Annotated[Path | None, typer.Option("--data", help=DATA_HELP)]
+CutoffOption = Annotated[str | None, typer.Option("--cutoff", help=CUTOFF_HELP)]
+HorizonOption = Annotated[int, typer.Option(min=7, max=365, help="Label horizon in days.")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Make new versions champion even if they do not win.")]
+IfMissingOption = Annotated[bool, typer.Option("--if-missing", help="Skip models that already have a champion.")]
 
 
 def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizon: int, force: bool,
@@ -59,39 +66,24 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
         console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
 
 
-def train_churn(
-    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
-    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
-    force: bool = typer.Option(False, "--force", help="Make the new version champion even if it does not win."),
-    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
-) -> None:
+def train_churn(data: DataOption = None, cutoff: CutoffOption = None, horizon: HorizonOption = 90,
+                force: ForceOption = False, if_missing: IfMissingOption = False) -> None:
     """Train the churn model (LightGBM, calibrated), log it to MLflow and promote it if it wins."""
     from training.names import CHURN
 
     _train((CHURN,), data, cutoff, horizon, force, if_missing)
 
 
-def train_value(
-    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
-    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
-    force: bool = typer.Option(False, "--force", help="Make the new version champion even if it does not win."),
-    if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
-) -> None:
+def train_value(data: DataOption = None, cutoff: CutoffOption = None, horizon: HorizonOption = 90,
+                force: ForceOption = False, if_missing: IfMissingOption = False) -> None:
     """Train the customer value model (tweedie vs. two-part), log it to MLflow and promote it if it wins."""
     from training.names import CUSTOMER_VALUE
 
     _train((CUSTOMER_VALUE,), data, cutoff, horizon, force, if_missing)
 
 
-def train_customers(
-    data: Path | None = typer.Option(None, "--data", help=DATA_HELP),
-    cutoff: str | None = typer.Option(None, "--cutoff", help=CUTOFF_HELP),
-    horizon: int = typer.Option(90, min=7, max=365, help="Label horizon in days."),
-    force: bool = typer.Option(False, "--force", help="Make the new versions champion even if they do not win."),
-    if_missing: bool = typer.Option(False, "--if-missing", help="Skip models that already have a champion."),
-) -> None:
+def train_customers(data: DataOption = None, cutoff: CutoffOption = None, horizon: HorizonOption = 90,
+                    force: ForceOption = False, if_missing: IfMissingOption = False) -> None:
     """Train churn and customer value on the same stacked cutoffs."""
     from training.names import CHURN, CUSTOMER_VALUE
 
