@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test env lint bench clean
+.PHONY: run test env lint bench bento clean
 
 run: env
 	$(SHOPML) data generate
@@ -36,6 +36,11 @@ lint: env
 
 bench: env
 	for script in bench/*.py; do $(VENV)/bin/python $$script || exit 1; done
+
+bento: env
+	mkdir -p build
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet -o build/bento-requirements.txt
+	PATH="$(CURDIR)/.uv/bin:$$PATH" $(VENV)/bin/bentoml build
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache
