@@ -26,6 +26,7 @@ from serving.auth import AuthMiddleware
 from serving.errors import error_response
 from serving.hot import HOT_PATHS, create_hot_app
 from serving.limits import RequestGuardMiddleware
+from serving.readiness import ReadinessMiddleware
 from serving.schemas import (
     AudienceRequest,
     ForecastRequest,
@@ -184,4 +185,5 @@ def _route_request(request) -> RoutePlanRequest:
 
 
 Shopml.add_asgi_middleware(AuthMiddleware)
+Shopml.add_asgi_middleware(ReadinessMiddleware, runtime=current_runtime)
 Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=(*HOT_PATHS, "/v1/admin/reload"))

@@ -96,6 +96,9 @@ def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, 
         customers = next(m for m in models["models"] if m["name"] == "customers")
         assert customers["loaded"] and customers["source"] == "local-copy"
         assert "registry unavailable" in customers["note"]
+        _, probe = second.call("GET", "/readyz")
+        probed = next(m for m in probe["models"] if m["name"] == "customers")
+        assert probed["source"] == "local-copy" and "registry unavailable" in probed["note"]  # the probe says so
         ids = list(expected_scores.index[:3])
         status, answer = second.call("POST", "/v1/customers/score", {"customer_ids": ids}, key="marketing")
         assert status == 200

@@ -51,7 +51,9 @@ def test_ready_only_when_every_model_is_loaded(server, shop):
         assert ok == (shop.trained[name] == "ok"), (name, models)
     all_loaded = all(loaded.values())
     assert models["ready"] == all_loaded
-    assert server.call("GET", "/readyz")[0] == (200 if all_loaded else 503)
+    status, probe = server.call("GET", "/readyz")
+    assert status == (200 if all_loaded else 503)
+    assert probe["ready"] == all_loaded and probe["models"] == models["models"]  # the probe says why
 
 
 @pytest.mark.parametrize("path", sorted(ROUTE_ROLES))
