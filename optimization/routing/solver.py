@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from optimization.routing.model import IntegerModel
+from optimization.routing.model import HUGE_PENALTY, IntegerModel
 from optimization.routing.request import Objective, Options
 
 logger = logging.getLogger(__name__)
@@ -38,13 +38,28 @@ FLEET_STRATEGIES = (
 (21-22 against 30-35 on r1_2_1), which leaves the route-removal phase less to do."""
 
 
-MAX_FAILED_REMOVALS = 3
-DISTANCE_SHARE = 0.3
-"""Share of a fleet-minimising worker's time kept for the final distance phase."""
-GENTLE_REMOVALS = 1
-GENTLE_DISTANCE_SHARE = 0.6
-"""The distance-minded worker of the portfolio: one failed removal stops it, 60 % of its time is distance."""
-"""Route-removal attempts in a row (on the smallest, second smallest, ... route) before the fleet is frozen."""
+MAX_FAILED_REMOVALS = 4
+"""Route-removal attempts in a row (on the smallest, second smallest, ... route) before a worker freezes its
+fleet and spends the rest of the fleet phase on distance."""
+FLEET_SHARE = 0.55
+"""Share of the search time in which every worker minimises the fleet (``vehicles`` objective). The rest goes
+to distance: every worker restarts from the fleet-minimal plan found by any of them, fleet fixed."""
+FIRST_SHARE = 0.12
+"""Share of the whole search time for a fleet worker's first solution."""
+GLS_LAMBDAS = (0.1, 0.2, 0.05, 0.3)
+"""Guided-local-search penalty factors, one per worker: workers that restart from the same plan in the
+distance phase would otherwise repeat the same deterministic search."""
+REQUIRED_ONLY_OPERATORS = (
+    "use_make_active",
+    "use_make_inactive",
+    "use_make_chain_inactive",
+    "use_swap_active",
+    "use_shortest_path_swap_active",
+    "use_swap_active_chain",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+)
+"""Operators that add or drop stops: useless (but evaluated at every step) when every stop is served and
+dropping one is priced above any plan, so the fixed-fleet distance phase switches them off."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,7 @@ class SearchConfig:
     fleet_minimisation: bool = False
     removal_offset: int = 0
     max_failed_removals: int = MAX_FAILED_REMOVALS
-    distance_share: float = DISTANCE_SHARE
+    gls_lambda: float = GLS_LAMBDAS[0]
 
 
 @dataclass
@@ -80,14 +95,9 @@ def worker_configs(options: Options) -> list[SearchConfig]:
     pool = pool[offset:] + pool[:offset]
     configs = []
     for w in range(options.workers):
-        # a portfolio for the vehicles objective: even workers minimise the fleet hard (alternating the two
-        # kinds of removal attempt), odd workers try one quick removal and spend the rest on distance;
-        # fewest vehicles, then shortest distance, wins
-        if fleet and w % 2 == 1:
-            removals, share = GENTLE_REMOVALS, GENTLE_DISTANCE_SHARE
-        else:
-            removals, share = MAX_FAILED_REMOVALS, DISTANCE_SHARE
-        configs.append(SearchConfig(pool[w % len(pool)], metaheuristic, fleet, (w // 2) % 2, removals, share))
+        # for the vehicles objective, workers alternate which kind of removal attempt they start with
+        lam = GLS_LAMBDAS[w % len(GLS_LAMBDAS)]
+        configs.append(SearchConfig(pool[w % len(pool)], metaheuristic, fleet, w % 2, gls_lambda=lam))
     return configs
 
 
@@ -191,14 +201,17 @@ def search(
     soft_windows: bool = False,
     fixed_costs: bool = True,
     stop_when_feasible: bool = False,
+    required_only: bool = False,
 ) -> list[list[int]] | None:
     """One OR-Tools solve until ``deadline`` (``time.monotonic()``, model building included).
 
     Returns stop nodes per vehicle, or ``None`` when nothing was found in time. ``stop_when_feasible`` ends
     the search at the first solution that serves every stop on time (checked in Python on the integer model:
-    soft windows make OR-Tools' own cost blind to that) and returns it.
+    soft windows make OR-Tools' own cost blind to that) and returns it. ``required_only`` (every stop is
+    served and must stay so) switches off the operators that add or drop stops.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    from ortools.util import optional_boolean_pb2
 
     allowed = [v for v in (allowed if allowed is not None else range(model.n_vehicles)) if model.usable[v]]
     if not allowed:
@@ -209,6 +222,10 @@ def search(
     params.local_search_metaheuristic = getattr(
         routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic
     )
+    params.guided_local_search_lambda_coefficient = config.gls_lambda
+    if required_only:
+        for name in REQUIRED_ONLY_OPERATORS:
+            setattr(params.local_search_operators, name, optional_boolean_pb2.BOOL_FALSE)
     params.time_limit.FromMilliseconds(max(10, int((deadline - time.monotonic()) * 1000)))
     feasible_found: list[list[list[int]]] = []
     if stop_when_feasible:
@@ -258,28 +275,40 @@ def search(
 def run_worker(
     model: IntegerModel, config: SearchConfig, deadline: float, initial: list[list[int]] | None = None
 ) -> WorkerResult:
-    """A whole search until ``deadline``: plain, or with fleet minimisation for the ``vehicles`` objective."""
+    """A plain search until ``deadline`` (objectives other than ``vehicles``)."""
     started = time.monotonic()
-    seconds = max(0.0, deadline - started)
+    routes = search(model, config, deadline, initial=initial)
+    objective = None if routes is None else evaluate(model, routes)
+    return WorkerResult(config, routes, objective, time.monotonic() - started)
+
+
+def minimise_fleet(
+    model: IntegerModel,
+    config: SearchConfig,
+    deadline: float,
+    budget: float,
+    initial: list[list[int]] | None = None,
+) -> WorkerResult:
+    """PyVRP-style fleet minimisation until ``deadline``; attempts are sized on the whole search ``budget`` (s).
+
+    Solve with the vehicle cost, then repeatedly try to empty the route with the fewest stops by re-solving
+    without its vehicle. After :data:`MAX_FAILED_REMOVALS` failures in a row the fleet is frozen and the rest
+    of the time until ``deadline`` minimises distance with it.
+    """
+    started = time.monotonic()
     log: list[str] = []
 
     def left() -> float:
         return deadline - time.monotonic()
 
-    if not config.fleet_minimisation:
-        routes = search(model, config, deadline, initial=initial)
-        objective = None if routes is None else evaluate(model, routes)
-        return WorkerResult(config, routes, objective, time.monotonic() - started, log)
-
     complete = min(model.penalties, default=0)
-    routes = search(model, config, started + max(0.2, 0.15 * seconds), initial=initial)
+    routes = search(model, config, min(deadline, started + max(0.2, FIRST_SHARE * budget)), initial=initial)
     if routes is None:
         return WorkerResult(config, None, None, time.monotonic() - started, ["no first solution"])
     log.append(f"first: {sum(1 for r in routes if r)} vehicles")
-    reserve = config.distance_share * seconds
-    attempt = max(0.3, 0.12 * seconds)
+    attempt = max(0.3, 0.12 * budget)
     failures = attempts = 0
-    while left() > reserve + 0.1 and failures < config.max_failed_removals:
+    while left() > 0.1 and failures < config.max_failed_removals:
         used = [v for v, r in enumerate(routes) if r]
         if len(used) <= 1:
             break
@@ -287,13 +316,13 @@ def run_worker(
         victim = by_size[min(failures, len(by_size) - 1)]
         start = [[] if v == victim else r for v, r in enumerate(routes)]
         allowed = [v for v in used if v != victim]
-        # alternate two kinds of attempt (each worker starts with another): hard windows with the stops left
-        # unassigned (fast when room exists), or soft windows with lateness priced above any distance and the
-        # vehicle cost kept (slower, but it reshapes tight-window routes)
+        # alternate two kinds of attempt (workers start with different ones): hard windows with the stops
+        # left unassigned (fast when room exists), or soft windows with lateness priced above any distance
+        # and the vehicle cost kept (slower, but it reshapes tight-window routes)
         soft = (attempts + config.removal_offset) % 2 == 1
         attempts += 1
         tick = time.monotonic()
-        until = tick + min(attempt * (1 + 0.5 * failures), left() - reserve)  # the next victim gets longer
+        until = tick + min(attempt * (1 + 0.5 * failures), left())  # the next victim gets longer
         candidate = search(
             model,
             config,
@@ -317,13 +346,51 @@ def run_worker(
             log.append(
                 f"could not empty a route of {len(routes[victim])} stops in {time.monotonic() - tick:.1f}s"
             )
-    used = [v for v, r in enumerate(routes) if r]
     if left() > 0.05:
-        # the fleet is fixed now; without the large vehicle cost, guided local search weighs arcs properly
-        final = search(model, config, deadline, allowed=used, initial=routes, fixed_costs=False)
-        if final is not None and evaluate(model, final) <= evaluate(model, routes):
-            routes = final
+        routes = improve_distance(model, config, deadline, routes).routes or routes
     return WorkerResult(config, routes, evaluate(model, routes), time.monotonic() - started, log)
+
+
+def improve_distance(
+    model: IntegerModel, config: SearchConfig, deadline: float, routes: list[list[int]]
+) -> WorkerResult:
+    """Shorten ``routes`` until ``deadline`` on their own vehicles (the fleet is fixed now).
+
+    Without the large vehicle cost, guided local search weighs arcs properly; the result is kept only if
+    it is no worse than ``routes``.
+    """
+    started = time.monotonic()
+    used = [v for v, r in enumerate(routes) if r]
+    required = min(model.penalties, default=0) >= HUGE_PENALTY
+    served = sum(map(len, routes)) == len(model.stop_nodes)
+    final = search(
+        model,
+        config,
+        deadline,
+        allowed=used,
+        initial=routes,
+        fixed_costs=False,
+        required_only=required and served,
+    )
+    if final is None or evaluate(model, final) > evaluate(model, routes):
+        final = routes
+    return WorkerResult(config, final, evaluate(model, final), time.monotonic() - started)
+
+
+def _run_all(tasks: list[tuple]) -> list[WorkerResult]:
+    """Run ``(function, *args)`` tasks, in one process each when there are several."""
+    if len(tasks) == 1:
+        function, *args = tasks[0]
+        return [function(*args)]
+    # import OR-Tools before forking so that each worker inherits it instead of spending its time limit on
+    # the import (about half a second on this machine)
+    from ortools.constraint_solver import pywrapcp  # noqa: F401
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=len(tasks), mp_context=context) as pool:
+        futures = [pool.submit(*task) for task in tasks]
+        return [f.result() for f in futures]
 
 
 def solve_model(
@@ -331,21 +398,32 @@ def solve_model(
 ) -> tuple[WorkerResult, list[WorkerResult]]:
     """Run one worker per config until ``deadline`` (``time.monotonic()``) and keep the lowest objective.
 
-    Several workers run in separate processes (the routing solver is single-threaded).
+    Several workers run in separate processes (the routing solver is single-threaded). For the ``vehicles``
+    objective the search has two phases: every worker minimises the fleet for :data:`FLEET_SHARE` of the
+    time; then every worker shortens the best plan so far (its own when it has as few vehicles), fleet fixed.
     """
     configs = worker_configs(options)
-    if len(configs) == 1:
-        results = [run_worker(model, configs[0], deadline, initial)]
+    if not configs[0].fleet_minimisation:
+        results = _run_all([(run_worker, model, c, deadline, initial) for c in configs])
     else:
-        # import OR-Tools before forking so that each worker inherits it instead of spending its time limit
-        # on the import (about half a second on this machine)
-        from ortools.constraint_solver import pywrapcp  # noqa: F401
-
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=len(configs), mp_context=context) as pool:
-            futures = [pool.submit(run_worker, model, c, deadline, initial) for c in configs]
-            results = [f.result() for f in futures]
+        budget = max(0.0, deadline - time.monotonic())
+        fleet_deadline = time.monotonic() + FLEET_SHARE * budget
+        results = _run_all([(minimise_fleet, model, c, fleet_deadline, budget, initial) for c in configs])
+        found = [r for r in results if r.routes is not None]
+        if found and deadline - time.monotonic() > 0.05:
+            best = min(found, key=lambda r: r.objective)
+            fleet = _fleet_size(best.routes)
+            starts = [
+                r.routes if r.routes is not None and _fleet_size(r.routes) == fleet else best.routes
+                for r in results
+            ]
+            improved = _run_all(
+                [(improve_distance, model, c, deadline, s) for c, s in zip(configs, starts, strict=True)]
+            )
+            for first, second in zip(results, improved, strict=True):
+                second.log = [*first.log, f"distance from {_fleet_size(second.routes)} vehicles"]
+                second.seconds += first.seconds
+            results = improved
     for result in results:
         logger.info(
             "worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log
@@ -353,6 +431,10 @@ def solve_model(
     found = [r for r in results if r.routes is not None]
     best = min(found, key=lambda r: r.objective) if found else results[0]
     return best, results
+
+
+def _fleet_size(routes: list[list[int]] | None) -> int:
+    return sum(1 for r in routes or [] if r)
 
 
 def _route_fits(model: IntegerModel, v: int, route: list[int]) -> bool:
