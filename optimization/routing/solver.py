@@ -42,10 +42,10 @@ FLEET_STRATEGIES = (
 (21-22 against 30-35 on r1_2_1), which leaves the route-removal phase less to do."""
 
 
-MAX_FAILED_REMOVALS = 4
+MAX_FAILED_REMOVALS = 6
 """Route-removal attempts in a row (on the smallest, second smallest, ... route) before a worker freezes its
 fleet and spends the rest of the fleet phase on distance."""
-FLEET_SHARE = 0.55
+FLEET_SHARE = 0.65
 """Share of the search time in which every worker minimises the fleet (``vehicles`` objective). The rest goes
 to distance: every worker restarts from the fleet-minimal plan found by any of them, fleet fixed."""
 FIRST_SHARE = 0.12
