@@ -1,17 +1,21 @@
-"""Solver internals: the worker portfolio, the integer objective, and cheapest-insertion repair."""
+"""Solver internals: the worker portfolio, the integer objective, cheapest-insertion repair, parts."""
 
 from __future__ import annotations
 
 import itertools
+import time
 
 from optimization.routing import Options
 from optimization.routing.model import compile_model
 from optimization.routing.solver import (
     FLEET_STRATEGIES,
     MAX_FAILED_REMOVALS,
+    PART_ROUTES,
+    _part_model,
     cheapest_insertion,
     earliest_return,
     evaluate,
+    improve_by_parts,
     repair,
     worker_configs,
 )
@@ -71,3 +75,36 @@ def test_repair_from_nothing_builds_a_feasible_integer_plan():
         if route:
             assert earliest_return(model, v, route) is not None
             assert sum(model.demands[0][n] for n in route) <= model.capacities[0][v]
+
+
+def test_improving_by_parts_keeps_every_stop_feasible_and_never_costs_more():
+    request = planar_request(40, 18, seed=4, capacity=14.0, window=90.0)
+    model = compile_model(request, build_matrices(request), list(range(40)))
+    start = repair(model, [[] for _ in range(model.n_vehicles)], deadline=float("inf"))
+    used = [v for v, r in enumerate(start) if r]
+    assert len(used) >= 2 * PART_ROUTES  # so that the plan is really cut into parts
+    config = worker_configs(Options(objective="vehicles", workers=1))[0]
+    result = improve_by_parts(model, config, time.monotonic() + 1.5, start, required_only=True)
+    assert sorted(n for r in result.routes for n in r) == sorted(n for r in start for n in r)
+    assert evaluate(model, result.routes) <= evaluate(model, start)
+    for v, route in enumerate(result.routes):
+        if route:
+            assert earliest_return(model, v, route) is not None
+            assert sum(model.demands[0][n] for n in route) <= model.capacities[0][v]
+
+
+def test_a_part_model_prices_its_routes_like_the_whole_model():
+    request = planar_request(12, 4, seed=1, capacity=15.0, window=120.0)
+    model = compile_model(request, build_matrices(request), list(range(12)))
+    routes = repair(model, [[] for _ in range(model.n_vehicles)], deadline=float("inf"))
+    chosen = [v for v, r in enumerate(routes) if r][:2]
+    stops = [n for v in chosen for n in routes[v]]
+    part, nodes = _part_model(model, chosen, stops)
+    local = {n: i for i, n in enumerate(nodes)}
+    part_routes = [[local[n] for n in routes[v]] for v in chosen]
+    whole = [r if v in chosen else [] for v, r in enumerate(routes)]
+    assert evaluate(part, part_routes) == evaluate(model, whole) - sum(
+        model.penalties[n - model.n_depots] for n in model.stop_nodes if n not in stops
+    )
+    for k, v in enumerate(chosen):
+        assert earliest_return(part, k, part_routes[k]) == earliest_return(model, v, routes[v])
