@@ -109,7 +109,9 @@ def worker_configs(options: Options) -> list[SearchConfig]:
         # for the vehicles objective, workers alternate which kind of removal attempt they start with
         lam = GLS_LAMBDAS[w % len(GLS_LAMBDAS)]
         configs.append(
-            SearchConfig(pool[w % len(pool)], metaheuristic, fleet, w % 2, gls_lambda=lam, seed=options.seed + w)
+            SearchConfig(
+                pool[w % len(pool)], metaheuristic, fleet, w % 2, gls_lambda=lam, seed=options.seed + w
+            )
         )
     return configs
 
