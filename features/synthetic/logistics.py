@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.geo import haversine_km
 from features.synthetic.config import ShopConfig
 
-EARTH_RADIUS_KM = 6371.0
 _SPLIT_KM = 300.0
 
 
@@ -26,14 +26,6 @@ class Logistics:
     warehouses: pd.DataFrame
     stock: pd.DataFrame
     truth: pd.DataFrame
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km (broadcasting)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def build_logistics(
@@ -57,7 +49,7 @@ def build_logistics(
     w_lon = np.clip(lon[site] + rng.uniform(-1, 1, w) * jitter, -180, 180)
     w_lat, w_lon = np.round(w_lat, 4), np.round(w_lon, 4)
 
-    distance = haversine_km(lat[:, None], lon[:, None], w_lat[None, :], w_lon[None, :])
+    distance = haversine_km(lat, lon, w_lat, w_lon)
     affinity = np.exp(-(distance - distance.min(axis=1, keepdims=True)) / _SPLIT_KM)
     share = (weight[:, None] * affinity / affinity.sum(axis=1, keepdims=True)).sum(axis=0)
 

@@ -8,23 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-EARTH_RADIUS_KM = 6371.0088
-
-
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in km between every point of set 1 (rows) and set 2 (columns).
-
-    Returns
-    -------
-    numpy.ndarray
-        Matrix of shape ``(len(lat1), len(lat2))``.
-    """
-    p1 = np.radians(np.asarray(lat1, dtype=float))[:, None]
-    p2 = np.radians(np.asarray(lat2, dtype=float))[None, :]
-    dlat = p2 - p1
-    dlon = np.radians(np.asarray(lon2, dtype=float))[None, :] - np.radians(np.asarray(lon1, dtype=float))[:, None]
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+from features.geo import haversine_km
 
 
 def distance_cost(distance_km: np.ndarray, per_km: float, base: float) -> np.ndarray:

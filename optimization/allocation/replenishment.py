@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.geo import haversine_km
 from optimization.allocation.classes import CLASSES, abc_classes
-from optimization.allocation.costs import haversine_km
 from optimization.allocation.demand import (
     _exact_shortage,
     cdf_quantile,

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.geo import haversine_km
 from optimization.routing.request import RouteRequest
-
-EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,6 @@ class TravelMatrices:
         return self.times[self.vehicle_time[vehicle]]
 
 
-def great_circle_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Pairwise haversine distances in km between points given in degrees."""
-    phi, lam = np.radians(lat), np.radians(lon)
-    dphi = phi[:, None] - phi[None, :]
-    dlam = lam[:, None] - lam[None, :]
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi)[:, None] * np.cos(phi)[None, :] * np.sin(dlam / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-
-
 def build_matrices(request: RouteRequest) -> TravelMatrices:
     """Compute (or take from the request) the distance matrix and one time matrix per distinct speed."""
     travel = request.travel
@@ -46,7 +36,7 @@ def build_matrices(request: RouteRequest) -> TravelMatrices:
     elif request.is_geographic:
         lat = np.array([loc.lat for loc in locations], dtype=float)
         lon = np.array([loc.lon for loc in locations], dtype=float)
-        distance = great_circle_km(lat, lon) * travel.road_factor
+        distance = haversine_km(lat, lon, lat, lon) * travel.road_factor
     else:
         xy = np.array([(loc.x, loc.y) for loc in locations], dtype=float)
         distance = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))

@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from features.geo import haversine_km
 from optimization.routing import RouteRequest
 from optimization.routing.model import compile_model
-from optimization.routing.travel import build_matrices, great_circle_km
+from optimization.routing.travel import build_matrices
 from tests.optimization.routing.conftest import planar_request
 
 
 def test_great_circle_matches_a_known_distance():
     # Berlin - Paris, about 878 km along the great circle
-    km = great_circle_km(np.array([52.5200, 48.8566]), np.array([13.4050, 2.3522]))
+    lat, lon = np.array([52.5200, 48.8566]), np.array([13.4050, 2.3522])
+    km = haversine_km(lat, lon, lat, lon)
     assert km[0, 1] == pytest.approx(878, abs=3)
     assert km[0, 0] == 0 and km[0, 1] == km[1, 0]
 
@@ -30,7 +32,7 @@ def test_geographic_times_use_each_vehicles_speed_and_the_road_factor():
         "travel": {"road_factor": 1.5},
     }
     matrices = build_matrices(RouteRequest.parse(payload))
-    crow = great_circle_km(np.array([52.52, 52.50]), np.array([13.405, 13.30]))[0, 1]
+    crow = haversine_km([52.52], [13.405], [52.50], [13.30])[0, 0]
     assert matrices.distance[0, 1] == pytest.approx(1.5 * crow)
     assert len(matrices.times) == 2 and matrices.vehicle_time == [0, 1, 1]
     assert matrices.time_of(0)[0, 1] == pytest.approx(2 * matrices.time_of(1)[0, 1])
