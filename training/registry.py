@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from training.names import CHAMPION_ALIAS as CHAMPION
+from training.names import CHURN, CUSTOMER_VALUE, DEMAND_FORECAST, RECOMMENDER
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +172,10 @@ def set_champion(client, model_name: str, version: str, reason: str) -> str | No
 
 
 TRAIN_COMMANDS = {
-    "churn": "shopml train churn",
-    "customer_value": "shopml train value",
-    "recommender": "shopml train recommender",
-    "demand_forecast": "shopml train forecast",
+    CHURN: "shopml train churn",
+    CUSTOMER_VALUE: "shopml train value",
+    RECOMMENDER: "shopml train recommender",
+    DEMAND_FORECAST: "shopml train forecast",
 }
 
 

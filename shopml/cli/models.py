@@ -14,7 +14,7 @@ def list_models() -> None:
     """Each shopml model with its champion version and why that version was promoted."""
     from shopml.settings import load_settings
     from training.names import ALL_MODELS
-    from training.registry import champion_summary
+    from training.registry import TRAIN_COMMANDS, champion_summary
     from training.tracking import configure_mlflow
 
     settings = load_settings()
@@ -22,7 +22,7 @@ def list_models() -> None:
     for row in champion_summary(configure_mlflow(settings), list(ALL_MODELS)):
         tags = row["tags"]
         if row["champion"] is None:
-            rows.append((row["model"], "-", "", "not trained yet: run `shopml train " + _train_command(row["model"]) + "`"))
+            rows.append((row["model"], "-", "", f"not trained yet: run `{TRAIN_COMMANDS[row['model']]}`"))
         else:
             rows.append((row["model"], f"v{row['champion']}", _metrics(tags), tags.get("promotion", "")))
     console.print(table(f"Champions in {settings.tracking_uri}", ["model", "champion", "key metric", "why"], rows))
@@ -67,7 +67,3 @@ def _metrics(tags: dict[str, str]) -> str:
         except ValueError:
             continue
     return ", ".join(shown)
-
-
-def _train_command(model: str) -> str:
-    return {"customer_value": "value", "demand_forecast": "forecast"}.get(model, model)
