@@ -57,6 +57,8 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log 
     )
     if not verbose:  # MLflow's own INFO lines and schema hints drown the summary tables; -v shows them
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+        # MLflow's log_model re-enables UserWarnings inside itself (filter_user_warnings_once), so its
+        # "Add type hints" notice still shows once; the schema hints emitted outside it are silenced here.
         for hint in ("Add type hints", "An input example was not provided", "Hint: Inferred schema"):
             warnings.filterwarnings("ignore", message=f".*{hint}")
 
