@@ -128,3 +128,15 @@ def conditional_expected_purchases(params: BGNBDParams, t: float, x, t_x, T) -> 
     numerator = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t))) * hyp
     numerator *= (a + b + x - 1) / (a - 1)
     return numerator * p_alive(params, x, t_x, T)
+
+
+def probability_no_purchase(params: BGNBDParams, t: float, x, t_x, T) -> np.ndarray:
+    """P(no purchase in the next ``t`` time units | history): dead, or alive with no Poisson event in ``t``.
+
+    Only the first purchase of the window matters, so the later dropout chances do not enter: the Gamma
+    posterior of the rate is ``Gamma(r + x, alpha + T)`` and its Laplace transform at ``t`` gives the silence.
+    """
+    x, t_x, T = (np.asarray(v, dtype="float64") for v in (x, t_x, T))
+    alive = p_alive(params, x, t_x, T)
+    silent_if_alive = np.exp((params.r + x) * (np.log(params.alpha + T) - np.log(params.alpha + T + t)))
+    return 1.0 - alive + alive * silent_if_alive

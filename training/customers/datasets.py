@@ -29,6 +29,13 @@ class CutoffPlan:
     train: tuple[pd.Timestamp, ...]
     evaluation: pd.Timestamp
     horizon_days: int
+    evaluation_anchor: pd.Timestamp | None = None  # same season, a year before the evaluation cutoff
+    scoring_anchor: pd.Timestamp | None = None  # same season, a year before the end of the data
+
+    @property
+    def anchors(self) -> dict[str, pd.Timestamp]:
+        named = {"evaluation": self.evaluation_anchor, "scoring": self.scoring_anchor}
+        return {name: cutoff for name, cutoff in named.items() if cutoff is not None}
 
     @property
     def calibration(self) -> pd.Timestamp:
@@ -37,7 +44,17 @@ class CutoffPlan:
 
     def to_dict(self) -> dict[str, str]:
         out = {f"train_{i}": f"{c:%Y-%m-%d}" for i, c in enumerate(self.train)}
+        out |= {f"{name}_anchor": f"{c:%Y-%m-%d}" for name, c in self.anchors.items()}
         return out | {"evaluation": f"{self.evaluation:%Y-%m-%d}", "horizon_days": str(self.horizon_days)}
+
+
+SEASON_DAYS = 364  # 52 weeks: the same season a year earlier, on the same weekday
+
+
+def season_anchor(date: pd.Timestamp, first: pd.Timestamp, min_history_days: int) -> pd.Timestamp | None:
+    """The cutoff 52 weeks before ``date`` when the data has ``min_history_days`` of history before it."""
+    anchor = date - pd.Timedelta(days=SEASON_DAYS)
+    return anchor if anchor - first >= pd.Timedelta(days=min_history_days) else None
 
 
 def plan_cutoffs(
@@ -82,12 +99,15 @@ def plan_cutoffs(
             f"(about {need} days of data; the data spans {(last_day - first).days + 1} days). Use more data or a later "
             "evaluation cutoff."
         )
-    return CutoffPlan(tuple(sorted(train)), evaluation, horizon_days)
+    scoring = last_day + pd.Timedelta(days=1)
+    return CutoffPlan(tuple(sorted(train)), evaluation, horizon_days,
+                      season_anchor(evaluation, first, min_history_days), season_anchor(scoring, first, min_history_days))
 
 
 @dataclass
 class CustomerData:
-    """Stacked training rows, evaluation rows, the lifetime models per cutoff and the data fingerprint."""
+    """Stacked training rows, evaluation rows, season-anchor rows, the lifetime models per cutoff and the data
+    fingerprint."""
 
     plan: CutoffPlan
     train: pd.DataFrame
@@ -95,6 +115,7 @@ class CustomerData:
     lifetime: dict[pd.Timestamp, LifetimeModel]
     fingerprint: str
     set_aside: dict[str, int] = field(default_factory=dict)
+    anchors: dict[str, pd.DataFrame] = field(default_factory=dict)  # plan.anchors' names -> their rows
 
     @property
     def evaluation_key(self) -> str:
@@ -129,18 +150,21 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
     products = tables.get("products")
     frames, lifetime = [], {}
     cache = {} if cache is None else cache
-    for cutoff in (*plan.train, plan.evaluation):
+    anchors = plan.anchors
+    for cutoff in (*plan.train, plan.evaluation, *anchors.values()):
         if cutoff not in cache:
             cache[cutoff] = cutoff_frame(known, clean, cutoff, plan.horizon_days, products)
         frame, model = cache[cutoff]
         frames.append(frame)
         lifetime[cutoff] = model
         log.info("cutoff %s: %d customers, churn rate %.3f", f"{cutoff:%Y-%m-%d}", len(frame), frame["churned"].mean())
+    n = len(plan.train)
     return CustomerData(
         plan=plan,
-        train=pd.concat(frames[:-1], ignore_index=True),
-        evaluation=frames[-1],
+        train=pd.concat(frames[:n], ignore_index=True),
+        evaluation=frames[n],
         lifetime=lifetime,
         fingerprint=fingerprint(orders),
         set_aside=set_aside,
+        anchors=dict(zip(anchors, frames[n + 1:], strict=True)),
     )

@@ -15,8 +15,7 @@ import pandas as pd
 
 from features.customers import CUSTOMER_FEATURES
 from shopml.errors import DataValidationError
-from training.customers.lifetime import LIFETIME_FEATURES, LifetimeModel
-from training.customers.rfm import rfm_from_features
+from training.customers.lifetime import DERIVED_FEATURES, LEGACY_DERIVED, LifetimeModel
 
 NUMERIC_FEATURES: tuple[str, ...] = tuple(name for name in CUSTOMER_FEATURES if name != "country")
 OTHER = "other"
@@ -39,18 +38,26 @@ class FeatureEncoder:
     countries: tuple[str, ...]
     lifetime: LifetimeModel
     use_lifetime: bool = True
+    derived: tuple[str, ...] = LEGACY_DERIVED  # columns of :data:`DERIVED_FEATURES` used when use_lifetime
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.derived if name not in DERIVED_FEATURES]
+        if unknown:
+            raise DataValidationError(f"unknown derived feature(s) {unknown}; known: {', '.join(DERIVED_FEATURES)}.")
+        if self.lifetime.population is None and any(name.endswith("_pct") for name in self.derived):
+            raise DataValidationError("percentile features need the population reference; refit the lifetime model.")
 
     @classmethod
     def fit(cls, train: pd.DataFrame, lifetime: LifetimeModel, *, use_lifetime: bool = True,
-            min_count: int = 20) -> FeatureEncoder:
+            derived: tuple[str, ...] = LEGACY_DERIVED, min_count: int = 20) -> FeatureEncoder:
         counts = train["country"].astype("str").value_counts()
         countries = tuple(sorted(counts.index[counts >= min_count]))
-        return cls(NUMERIC_FEATURES, (*countries, OTHER), lifetime, use_lifetime)
+        return cls(NUMERIC_FEATURES, (*countries, OTHER), lifetime, use_lifetime, tuple(derived))
 
     @property
     def names(self) -> list[str]:
-        lifetime = list(LIFETIME_FEATURES) if self.use_lifetime else []
-        return [*self.numeric, *lifetime, "country_code"]
+        derived = list(self.derived) if self.use_lifetime else []
+        return [*self.numeric, *derived, "country_code"]
 
     def country_codes(self, country: pd.Series) -> np.ndarray:
         index = pd.Index(self.countries)
@@ -64,18 +71,18 @@ class FeatureEncoder:
         blocks = [features[list(self.numeric)].to_numpy("float64")]
         if self.use_lifetime:
             if lifetime_columns is None:
-                derived = self.lifetime.derive_rfm(rfm_from_features(features))
-                blocks.append(np.column_stack([derived[name] for name in LIFETIME_FEATURES]))
+                derived = self.lifetime.derive_columns(features)
+                blocks.append(np.column_stack([derived[name] for name in self.derived]))
             else:
-                blocks.append(lifetime_columns[list(LIFETIME_FEATURES)].to_numpy("float64"))
+                blocks.append(lifetime_columns[list(self.derived)].to_numpy("float64"))
         blocks.append(self.country_codes(features["country"])[:, None])
         return np.hstack(blocks)
 
     def to_dict(self) -> dict[str, object]:
         return {"numeric": list(self.numeric), "countries": list(self.countries), "lifetime": self.lifetime.to_dict(),
-                "use_lifetime": self.use_lifetime}
+                "use_lifetime": self.use_lifetime, "derived": list(self.derived)}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> FeatureEncoder:
         return cls(tuple(data["numeric"]), tuple(data["countries"]), LifetimeModel.from_dict(data["lifetime"]),
-                   bool(data["use_lifetime"]))
+                   bool(data["use_lifetime"]), tuple(data.get("derived", LEGACY_DERIVED)))

@@ -85,3 +85,31 @@ def test_fit_is_deterministic_and_rejects_bad_input():
         BGNBD().fit(np.array([1.0]), np.array([5.0]), np.array([3.0]))
     with pytest.raises(DataValidationError, match="empty"):
         BGNBD().fit(np.array([]), np.array([]), np.array([]))
+
+
+def test_probability_no_purchase_agrees_with_a_simulated_population():
+    """Simulate BG/NBD customers (rate ~ Gamma, dropout after each purchase ~ Beta) and compare the share
+    that stays silent in (T, T + t] among those with a given history against the closed form."""
+    from training.customers.bgnbd import probability_no_purchase
+
+    rng = np.random.default_rng(11)
+    n, T, t = 400_000, 30.0, 13.0
+    lam = rng.gamma(PAPER.r, 1 / PAPER.alpha, n)
+    p = rng.beta(PAPER.a, PAPER.b, n)
+    clock, alive = np.zeros(n), np.ones(n, dtype=bool)
+    x, t_x, later = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    while alive.any():
+        clock = np.where(alive, clock + rng.exponential(1 / np.maximum(lam, 1e-12)), clock)
+        alive &= clock <= T + t
+        before = alive & (clock <= T)
+        x += before
+        t_x = np.where(before, clock, t_x)
+        later |= alive & (clock > T)
+        alive &= clock <= T  # only the first purchase after T matters
+        alive &= rng.random(n) >= p  # leaves for good after a purchase with probability p
+    for repeat, low, high in ((0, 0.0, 0.0), (1, 5.0, 10.0), (1, 20.0, 25.0), (2, 20.0, 30.0)):
+        group = (x == repeat) & (t_x >= low) & (t_x <= high)
+        observed = 1 - later[group].mean()
+        expected = probability_no_purchase(PAPER, t, x[group], t_x[group], np.full(group.sum(), T)).mean()
+        se = np.sqrt(observed * (1 - observed) / group.sum())
+        assert abs(observed - expected) < 4 * se + 1e-3, (repeat, low, high, observed, expected, group.sum())

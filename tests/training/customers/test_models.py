@@ -17,6 +17,8 @@ from training.customers.value import ValueModel
 def test_label_windows_never_reach_the_evaluation_window(small_data):
     plan = small_data.plan
     assert all(c + pd.Timedelta(days=plan.horizon_days) <= plan.evaluation for c in plan.train)
+    assert plan.anchors, "the small shop spans 540 days: both season anchors exist"
+    assert all(c + pd.Timedelta(days=plan.horizon_days) <= plan.evaluation for c in plan.anchors.values())
     assert set(small_data.train["cutoff"]) == set(plan.train)
     assert small_data.evaluation["customer_id"].is_unique
 
@@ -107,9 +109,42 @@ def test_prior_shift_hits_the_target_rate_and_keeps_the_ranking():
     assert np.array_equal(np.argsort(raw), np.argsort(shifted))
 
 
-def test_default_churn_model_moves_its_mean_to_the_bgnbd_no_purchase_rate(small_data, churn_result):
+def test_bgnbd_prior_moves_the_mean_to_the_bgnbd_no_purchase_rate(small_data):
+    from training.customers import ChurnParams, fit_churn
     from training.customers.churn import bgnbd_no_purchase_rate
 
+    result = fit_churn(small_data, ChurnParams(seed=1, calibration="bgnbd_prior"))
     target = bgnbd_no_purchase_rate(small_data, small_data.evaluation)
-    assert churn_result.model.logit_offset != 0.0
-    assert abs(churn_result.predictions["churn_probability"].mean() - target) < 1e-4
+    assert result.model.logit_offset != 0.0
+    assert abs(result.predictions["churn_probability"].mean() - target) < 1e-4
+
+
+def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, churn_result):
+    """At each anchor the offset makes the mean prediction equal the observed rate; evaluation uses the
+    evaluation anchor's offset, the shipped model the scoring anchor's; the ranking is the uncalibrated one."""
+    from training.customers import ChurnParams, fit_churn
+
+    model, fold = churn_result.model, churn_result.calibration_fold
+    assert fold["method"] == "same_season"
+    for name, frame in small_data.anchors.items():
+        shifted = 1 / (1 + np.exp(-(np.log(1 / (1 / model.raw_matrix(model.encoder.matrix(frame, frame)) - 1))
+                                    + fold[f"{name}_anchor"]["offset"])))
+        assert abs(shifted.mean() - frame["churned"].mean()) < 1e-6
+    assert model.logit_offset == fold["scoring_anchor"]["offset"] != fold["evaluation_anchor"]["offset"]
+    evaluated = 1 / (1 + np.exp(-(np.log(1 / (1 / model.raw_matrix(model.encoder.matrix(small_data.evaluation)) - 1))
+                                  + fold["evaluation_anchor"]["offset"])))
+    assert np.allclose(evaluated, churn_result.predictions["churn_probability"])
+    raw = fit_churn(small_data, ChurnParams(seed=1, calibration="none")).predictions["churn_probability"]
+    assert churn_result.metrics["roc_auc"] == pytest.approx(roc_auc_score(small_data.evaluation["churned"], raw))
+
+
+def test_without_a_year_of_history_same_season_falls_back_to_the_bgnbd_prior(small_shop):
+    from training.customers import ChurnParams, TrainConfig, fit_churn, prepare
+
+    orders = small_shop.orders
+    young = orders.loc[orders["ordered_at"] < orders["ordered_at"].min() + pd.Timedelta(days=330)]
+    data = prepare({"orders": young, "products": small_shop.products}, TrainConfig(n_train=4, spacing_days=30))
+    assert data.plan.evaluation_anchor is None and data.anchors == {}
+    result = fit_churn(data, ChurnParams(seed=1))
+    assert result.calibration_fold["method"] == "bgnbd_prior"
+    assert result.model.info["calibration"] == "bgnbd_prior"
