@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.customers.bgnbd import BGNBD, BGNBDParams, conditional_expected_purchases, p_alive, probability_no_purchase
+from training.customers.bgnbd import (
+    BGNBD,
+    BGNBDParams,
+    conditional_expected_purchases,
+    p_alive,
+    probability_no_purchase,
+)
 from training.customers.gamma_gamma import GammaGamma, GammaGammaParams, expected_spend
 from training.customers.population import RELATIVE_FEATURES, PopulationReference
 from training.customers.rfm import DAYS_PER_UNIT, RFM, rfm_from_features
