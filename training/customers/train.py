@@ -136,6 +136,8 @@ def train_churn(settings: Settings, data: CustomerData, *, params: ChurnParams |
         _log_common(data, result.model.feature_names, asdict(params))
         log_metrics_flat({"evaluation": result.metrics, "baselines": result.baselines,
                           "calibration_fold": result.calibration_fold})
+        mlflow.set_tag("calibration", result.calibration_fold.get("method", params.calibration))
+        mlflow.log_dict(result.calibration_fold, "calibration_fold.json")  # with the anchors' dates and rates
         y, p = result.predictions["churned"], result.predictions["churn_probability"]
         log_figure(plots.calibration_curve(y, p), "calibration_curve")
         log_figure(plots.gain_chart(y, p), "cumulative_gain")

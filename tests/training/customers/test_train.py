@@ -28,6 +28,8 @@ def test_train_register_promote_and_load_champions(settings, small_data, tmp_pat
     run = mlflow.get_run(first.run_id)
     assert run.data.params["cutoff_evaluation"] == f"{small_data.plan.evaluation:%Y-%m-%d}"
     assert "evaluation.roc_auc" in run.data.metrics and "baselines.recency.roc_auc" in run.data.metrics
+    assert run.data.tags["calibration"] == "same_season"  # the small shop spans 540 days: a year back exists
+    assert "calibration_fold.evaluation_anchor.churn_rate" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id, "plots")}
     assert {"plots/calibration_curve.png", "plots/cumulative_gain.png", "plots/feature_importance.png"} <= artifacts
 
