@@ -43,7 +43,7 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
         from training.customers.train import train_churn
 
         with console.status("training churn"):
-            outcome, _ = train_churn(settings, prepared, force=force)
+            outcome, result = train_churn(settings, prepared, force=force)
         m, b = outcome.metrics, outcome.baselines
         console.print(table(f"churn v{outcome.version}", ["metric", "model", "baseline"], [
             ("ROC-AUC", f"{m['roc_auc']:.3f}", f"{b['recency']['roc_auc']:.3f} (recency)"),
@@ -51,6 +51,7 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
             ("PR-AUC", f"{m['pr_auc']:.3f}", ""), ("Brier", f"{m['brier']:.3f}", ""),
             ("ECE", f"{m['ece']:.3f}", ""), ("top-decile lift", f"{m['top_decile_lift']:.2f}", ""),
         ]))
+        console.print(calibration_line(result.calibration_fold))
         console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
     if CUSTOMER_VALUE in which:
         from training.customers.train import train_value
@@ -64,6 +65,18 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
             ("MAE", f"{m['mae']:.1f}", f"{b['mae']:.1f}"),
         ]))
         console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
+
+
+def calibration_line(fold: dict[str, object]) -> str:
+    """One line on how the churn probabilities were calibrated (and why, when it fell back)."""
+    if fold.get("method") == "same_season":
+        anchor = fold["evaluation_anchor"]
+        return (f"calibration: same season a year earlier (churn rate {anchor['churn_rate']:.3f} at "
+                f"{anchor['cutoff']})")
+    if fold.get("method") == "bgnbd_prior":
+        why = f" ({fold['fallback']})" if "fallback" in fold else ""
+        return f"calibration: BG/NBD no-purchase rate {fold['target_rate']:.3f}{why}"
+    return f"calibration: {fold.get('method', 'as configured')}"
 
 
 def train_churn(data: DataOption = None, cutoff: CutoffOption = None, horizon: HorizonOption = 90,

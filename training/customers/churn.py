@@ -251,6 +251,8 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
         target = bgnbd_no_purchase_rate(data, evaluation)
         offset = prior_shift_offset(booster.predict(X_ev), target)
         fold |= {"method": "bgnbd_prior", "target_rate": target, "logit_offset": offset}
+        if params.calibration == "same_season":
+            fold["fallback"] = "no season anchor: the data does not reach 52 weeks before the evaluation cutoff"
     info = {"params": asdict(params), "cutoffs": plan.to_dict(), "trees": params.trees,
             "calibration": fold.get("method", params.calibration), "evaluation_logit_offset": offset}
     model = ChurnModel(booster, encoder, cx, cy, info=info, logit_offset=offset)

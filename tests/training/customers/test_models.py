@@ -124,8 +124,11 @@ def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, ch
     evaluation anchor's offset, the shipped model the scoring anchor's; the ranking is the uncalibrated one."""
     from training.customers import ChurnParams, fit_churn
 
+    from shopml.cli.customers import calibration_line
+
     model, fold = churn_result.model, churn_result.calibration_fold
     assert fold["method"] == "same_season"
+    assert fold["evaluation_anchor"]["cutoff"] in calibration_line(fold)
     for name, frame in small_data.anchors.items():
         shifted = 1 / (1 + np.exp(-(np.log(1 / (1 / model.raw_matrix(model.encoder.matrix(frame, frame)) - 1))
                                     + fold[f"{name}_anchor"]["offset"])))
@@ -147,4 +150,9 @@ def test_without_a_year_of_history_same_season_falls_back_to_the_bgnbd_prior(sma
     assert data.plan.evaluation_anchor is None and data.anchors == {}
     result = fit_churn(data, ChurnParams(seed=1))
     assert result.calibration_fold["method"] == "bgnbd_prior"
+    assert "52 weeks" in result.calibration_fold["fallback"]
     assert result.model.info["calibration"] == "bgnbd_prior"
+
+    from shopml.cli.customers import calibration_line
+
+    assert "no season anchor" in calibration_line(result.calibration_fold)
