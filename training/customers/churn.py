@@ -259,6 +259,7 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
     p = model.predict_proba_matrix(X_ev)
     if shipped_offset is not None:  # the evaluation used the evaluation season; scoring uses the latest one
         model.logit_offset = float(shipped_offset)
+    model.encoder = data.scoring_encoder(encoder)
     y = evaluation["churned"].to_numpy()
     importance = dict(zip(names, booster.feature_importance("gain").tolist(), strict=True))
     predictions = pd.DataFrame({"customer_id": evaluation["customer_id"], "churned": y, "churn_probability": p})

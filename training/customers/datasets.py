@@ -9,7 +9,7 @@ BG/NBD and Gamma-Gamma are fitted per cutoff on that cutoff's history only.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -31,6 +31,7 @@ class CutoffPlan:
     horizon_days: int
     evaluation_anchor: pd.Timestamp | None = None  # same season, a year before the evaluation cutoff
     scoring_anchor: pd.Timestamp | None = None  # same season, a year before the end of the data
+    scoring: pd.Timestamp | None = None  # the day after the data ends: where the shipped models score
 
     @property
     def anchors(self) -> dict[str, pd.Timestamp]:
@@ -101,7 +102,8 @@ def plan_cutoffs(
         )
     scoring = last_day + pd.Timedelta(days=1)
     return CutoffPlan(tuple(sorted(train)), evaluation, horizon_days,
-                      season_anchor(evaluation, first, min_history_days), season_anchor(scoring, first, min_history_days))
+                      season_anchor(evaluation, first, min_history_days), season_anchor(scoring, first, min_history_days),
+                      scoring)
 
 
 @dataclass
@@ -116,6 +118,14 @@ class CustomerData:
     fingerprint: str
     set_aside: dict[str, int] = field(default_factory=dict)
     anchors: dict[str, pd.DataFrame] = field(default_factory=dict)  # plan.anchors' names -> their rows
+    scoring_lifetime: LifetimeModel | None = None  # fitted on every customer at plan.scoring: what ships
+
+    def scoring_encoder(self, encoder):
+        """``encoder`` (a ``FeatureEncoder``) with the population models refitted at the end of the data,
+        where the shipped model scores; unchanged when the plan has no scoring date."""
+        if self.scoring_lifetime is None:
+            return encoder
+        return replace(encoder, lifetime=self.scoring_lifetime)
 
     @property
     def evaluation_key(self) -> str:
@@ -139,6 +149,11 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
                         cache: dict[pd.Timestamp, tuple[pd.DataFrame, LifetimeModel]] | None = None) -> CustomerData:
     """Compute the frames of every cutoff in ``plan`` from the canonical tables.
 
+    Besides the labelled cutoffs, BG/NBD, Gamma-Gamma and the population percentiles are refitted on every
+    customer at ``plan.scoring`` (the end of the data): the evaluation measures the recipe with the models of
+    the evaluation cutoff, and the shipped models score today's customers with today's population models,
+    as every training row was encoded with its own cutoff's.
+
     Features use every line of known customers (returns feed the return features); labels use the protocol
     cleaning (sales lines only), as ``features.pipeline.build_features`` does. ``cache`` (cutoff -> frame and
     lifetime model, filled as a side effect) lets several plans on one data set share the work of a cutoff;
@@ -159,6 +174,12 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
         lifetime[cutoff] = model
         log.info("cutoff %s: %d customers, churn rate %.3f", f"{cutoff:%Y-%m-%d}", len(frame), frame["churned"].mean())
     n = len(plan.train)
+    scoring_lifetime = None
+    if plan.scoring is not None:
+        key = ("population", plan.scoring, plan.horizon_days)
+        if key not in cache:
+            cache[key] = LifetimeModel.fit(customer_features(known, plan.scoring, products), plan.horizon_days)
+        scoring_lifetime = cache[key]
     return CustomerData(
         plan=plan,
         train=pd.concat(frames[:n], ignore_index=True),
@@ -167,4 +188,5 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
         fingerprint=fingerprint(orders),
         set_aside=set_aside,
         anchors=dict(zip(anchors, frames[n + 1:], strict=True)),
+        scoring_lifetime=scoring_lifetime,
     )

@@ -159,6 +159,7 @@ def fit_value(data: CustomerData, params: ValueParams | None = None) -> ValueRes
     best = candidates[winner]["model"]
     predicted = best.predict_matrix(X_ev)
     best.info["high_value_threshold"] = float(np.quantile(predicted, 0.9))
+    best.encoder = data.scoring_encoder(encoder)
     first = next(iter(best.boosters.values()))
     importance = dict(zip(names, first.feature_importance("gain").tolist(), strict=True))
     predictions = pd.DataFrame({"customer_id": data.evaluation["customer_id"], "spend_next": actual,

@@ -134,7 +134,8 @@ def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, ch
                                     + fold[f"{name}_anchor"]["offset"])))
         assert abs(shifted.mean() - frame["churned"].mean()) < 1e-6
     assert model.logit_offset == fold["scoring_anchor"]["offset"] != fold["evaluation_anchor"]["offset"]
-    evaluated = 1 / (1 + np.exp(-(np.log(1 / (1 / model.raw_matrix(model.encoder.matrix(small_data.evaluation)) - 1))
+    ev = small_data.evaluation
+    evaluated = 1 / (1 + np.exp(-(np.log(1 / (1 / model.raw_matrix(model.encoder.matrix(ev, ev)) - 1))
                                   + fold["evaluation_anchor"]["offset"])))
     assert np.allclose(evaluated, churn_result.predictions["churn_probability"])
     raw = fit_churn(small_data, ChurnParams(seed=1, calibration="none")).predictions["churn_probability"]
@@ -156,3 +157,20 @@ def test_without_a_year_of_history_same_season_falls_back_to_the_bgnbd_prior(sma
     from shopml.cli.customers import calibration_line
 
     assert "no season anchor" in calibration_line(result.calibration_fold)
+
+
+def test_shipped_models_carry_population_models_fitted_at_the_end_of_the_data(small_shop, small_data, churn_result,
+                                                                              value_result):
+    """The evaluation used the evaluation cutoff's BG/NBD and percentiles; the shipped models score today's
+    customers, so theirs are refitted on every customer at the day after the data ends."""
+    from features.customers import customer_features
+
+    plan = small_data.plan
+    assert plan.scoring == small_shop.orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
+    for model in (churn_result.model, value_result.model):
+        assert model.encoder.lifetime == small_data.scoring_lifetime
+        assert model.encoder.lifetime != small_data.lifetime[plan.evaluation]
+    today = customer_features(small_shop.orders.loc[small_shop.orders["customer_id"].notna()], plan.scoring,
+                              small_shop.products)
+    pct = small_data.scoring_lifetime.derive(today)["days_since_last_order_pct"]
+    assert abs(pct.mean() - 0.5) < 0.01  # today's customers are the reference population
