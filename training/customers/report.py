@@ -78,7 +78,7 @@ def _champion_images(settings: Settings, model: str) -> list[str]:
 
     client = configure_mlflow(settings)
     run_id = client.get_model_version_by_alias(model, CHAMPION_ALIAS).run_id
-    images = []
+    images = [_run_summary(client.get_run(run_id))]
     for name in CHAMPION_PLOTS.get(model, ()):
         try:
             local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=f"plots/{name}.png")
@@ -87,6 +87,22 @@ def _champion_images(settings: Settings, model: str) -> list[str]:
         data = base64.b64encode(Path(local).read_bytes()).decode()
         images.append(f'<img alt="{name}" src="data:image/png;base64,{data}">')
     return images
+
+
+SUMMARY_METRICS = {"evaluation.roc_auc": "ROC-AUC", "evaluation.ece": "ECE", "evaluation.brier": "Brier",
+                   "evaluation.normalized_gini": "normalized Gini", "evaluation.spearman": "Spearman"}
+
+
+def _run_summary(run) -> str:
+    """The champion's evaluation figures, and for churn how its probabilities were calibrated."""
+    metrics = run.data.metrics
+    parts = [f"{label} {metrics[key]:.3f}" for key, label in SUMMARY_METRICS.items() if key in metrics]
+    cutoff = run.data.params.get("cutoff_evaluation")
+    if cutoff:
+        parts.append(f"evaluated at {cutoff}")
+    if "calibration" in run.data.tags:
+        parts.append(f"calibration: {run.data.tags['calibration']}")
+    return f"<p>{html.escape('; '.join(parts))}</p>"
 
 
 def _img(figure) -> str:

@@ -122,9 +122,8 @@ def test_bgnbd_prior_moves_the_mean_to_the_bgnbd_no_purchase_rate(small_data):
 def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, churn_result):
     """At each anchor the offset makes the mean prediction equal the observed rate; evaluation uses the
     evaluation anchor's offset, the shipped model the scoring anchor's; the ranking is the uncalibrated one."""
-    from training.customers import ChurnParams, fit_churn
-
     from shopml.cli.customers import calibration_line
+    from training.customers import ChurnParams, fit_churn
 
     model, fold = churn_result.model, churn_result.calibration_fold
     assert fold["method"] == "same_season"

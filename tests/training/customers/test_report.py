@@ -55,6 +55,8 @@ def test_report_embeds_segments_cohorts_and_champion_plots(settings, small_shop,
     path = customer_report(settings, tmp_path / "r.html")
     page = path.read_text()
     assert page.count("data:image/png;base64,") == 1 + 3 + 3  # cohorts + three plots per champion
+    assert "calibration: same_season" in page and f"evaluated at {small_data.plan.evaluation:%Y-%m-%d}" in page
+    assert re.search(r"ROC-AUC 0\.\d{3}; ECE 0\.\d{3}", page) and re.search(r"normalized Gini 0\.\d{3}", page)
     for segment in ("new", "active", "at_risk", "lapsed", "high_value", "reactivated"):
         assert f"<td>{segment}</td>" in page
     sizes = [int(n.replace(",", "")) for n in re.findall(r"<tr><td>[a-z_]+</td><td>([\d,]+)</td>", page)]
