@@ -42,6 +42,7 @@ CHURN_MONOTONE = {"days_since_last_order": 1, "p_alive": -1, "expected_orders_ho
 # BG/NBD's P(no order) and the population percentiles (validation AUC 0.7532 vs 0.7487 without; see bench).
 CHURN_DERIVED = (*LIFETIME_FEATURES, *RELATIVE_FEATURES)
 
+MIN_ANCHOR_CUSTOMERS = 100  # fewer, and the churn rate a year earlier is too noisy to set the base rate
 CALIBRATIONS = ("same_season", "bgnbd_prior", "none", "isotonic_latest")
 
 
@@ -240,8 +241,9 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw_cal, y_all[held])
         cx, cy = np.asarray(iso.X_thresholds_, dtype="float64"), np.asarray(iso.y_thresholds_, dtype="float64")
     shipped_offset = None
-    if params.calibration == "same_season" and "evaluation" in data.anchors:
-        offsets = {name: season_offset(booster, encoder, frame) for name, frame in data.anchors.items()}
+    anchors = {name: frame for name, frame in data.anchors.items() if len(frame) >= MIN_ANCHOR_CUSTOMERS}
+    if params.calibration == "same_season" and "evaluation" in anchors:
+        offsets = {name: season_offset(booster, encoder, frame) for name, frame in anchors.items()}
         offset = offsets["evaluation"][0]
         shipped_offset = offsets.get("scoring", offsets["evaluation"])[0]
         fold |= {"method": "same_season", "logit_offset": offset, "shipped_logit_offset": shipped_offset,
@@ -252,7 +254,9 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
         offset = prior_shift_offset(booster.predict(X_ev), target)
         fold |= {"method": "bgnbd_prior", "target_rate": target, "logit_offset": offset}
         if params.calibration == "same_season":
-            fold["fallback"] = "no season anchor: the data does not reach 52 weeks before the evaluation cutoff"
+            fold["fallback"] = ("no season anchor: the data does not reach 52 weeks before the evaluation cutoff"
+                                if "evaluation" not in data.anchors else
+                                f"the season anchor has fewer than {MIN_ANCHOR_CUSTOMERS} customers")
     info = {"params": asdict(params), "cutoffs": plan.to_dict(), "trees": params.trees,
             "calibration": fold.get("method", params.calibration), "evaluation_logit_offset": offset}
     model = ChurnModel(booster, encoder, cx, cy, info=info, logit_offset=offset)

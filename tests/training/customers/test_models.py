@@ -173,3 +173,15 @@ def test_shipped_models_carry_population_models_fitted_at_the_end_of_the_data(sm
                               small_shop.products)
     pct = small_data.scoring_lifetime.derive(today)["days_since_last_order_pct"]
     assert abs(pct.mean() - 0.5) < 0.01  # today's customers are the reference population
+
+
+def test_a_season_anchor_with_too_few_customers_is_not_trusted():
+    from features.synthetic import ShopConfig, generate_shop
+    from training.customers import ChurnParams, TrainConfig, fit_churn, prepare
+    from training.customers.churn import MIN_ANCHOR_CUSTOMERS
+
+    shop = generate_shop(ShopConfig(customers=300, products=60, days=540, seed=3))
+    data = prepare(shop.tables(), TrainConfig(n_train=4, spacing_days=30))
+    assert 0 < len(data.anchors["evaluation"]) < MIN_ANCHOR_CUSTOMERS
+    fold = fit_churn(data, ChurnParams(seed=1, trees=20)).calibration_fold
+    assert fold["method"] == "bgnbd_prior" and "fewer than" in fold["fallback"]
