@@ -93,13 +93,17 @@ def fieller_relative(mean_c, var_c, mean_t, var_t, crit):
     """Fieller (1954) interval for ``mean_t / mean_c - 1``; ``(-inf, inf)`` where it is unbounded."""
     mean_c, mean_t = np.asarray(mean_c, float), np.asarray(mean_t, float)
     var_c, var_t, crit = np.asarray(var_c, float), np.asarray(var_t, float), np.asarray(crit, float)
+    # The ratio rho solves a rho^2 - 2 b rho + c = 0; roots as q / a and c / q (no cancellation when a -> 0).
     a = mean_c**2 - crit**2 * var_c
-    disc = crit**2 * (var_t * a + var_c * mean_t**2)
+    b = mean_t * mean_c
+    c = mean_t**2 - crit**2 * var_t
+    disc = crit**2 * (var_t * a + var_c * mean_t**2)  # = b^2 - a c
     bounded = a > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.sqrt(np.maximum(disc, 0.0))
-        lower = np.where(bounded, (mean_t * mean_c - root) / a - 1, -np.inf)
-        upper = np.where(bounded, (mean_t * mean_c + root) / a - 1, np.inf)
+        q = b + np.where(b >= 0, 1.0, -1.0) * np.sqrt(np.maximum(disc, 0.0))
+        far, near = q / a, np.where(q != 0, c / np.where(q != 0, q, 1.0), 0.0)
+        lower = np.where(bounded, np.minimum(far, near) - 1, -np.inf)
+        upper = np.where(bounded, np.maximum(far, near) - 1, np.inf)
     return mean_t / mean_c - 1, lower, upper
 
 

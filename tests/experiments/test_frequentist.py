@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -49,6 +49,7 @@ def test_proportion_is_welch_on_zero_one_data(n_c, n_t, data):
 
 @settings(max_examples=200, deadline=None)
 @given(st.floats(0.5, 100), st.floats(1e-4, 10), st.floats(0.5, 100), st.floats(1e-4, 10), st.floats(1, 4))
+@example(1.0000000000000002, 1.0, 1.0, 0.5, 1.0)  # a ~ 4e-16: the textbook roots lose the finite one to cancellation
 def test_fieller_endpoints_solve_its_quadratic(m_c, v_c, m_t, v_t, crit):
     lift, lower, upper = fieller_relative(m_c, v_c, m_t, v_t, crit)
     if not np.isfinite(lower):
