@@ -76,6 +76,7 @@ CHURN_CANDIDATES = {
 
 def churn_validation(tables, cache) -> dict[str, object]:
     """The churn recipe at each validation cutoff for every candidate; the mean is what the choice used."""
+    from shopml.errors import DataValidationError
     from training.customers import ChurnParams, TrainConfig, fit_churn, prepare
 
     per_cutoff: dict[str, dict[str, dict[str, float]]] = {}
@@ -83,10 +84,14 @@ def churn_validation(tables, cache) -> dict[str, object]:
         data = prepare(tables, TrainConfig(evaluation_cutoff=cutoff), cache)
         per_cutoff[cutoff] = {"train_cutoffs": len(data.plan.train), "churn_rate": float(data.evaluation["churned"].mean())}
         for name, change in CHURN_CANDIDATES.items():
-            metrics = fit_churn(data, ChurnParams(**change)).metrics
+            try:
+                metrics = fit_churn(data, ChurnParams(**change)).metrics
+            except DataValidationError as exc:  # isotonic needs a fold these early cutoffs do not have
+                per_cutoff[cutoff][name] = {"unavailable": str(exc)}
+                continue
             per_cutoff[cutoff][name] = {"roc_auc": metrics["roc_auc"], "ece": metrics["ece"], "brier": metrics["brier"]}
     mean = {name: {m: float(np.mean([per_cutoff[c][name][m] for c in VALIDATION_CUTOFFS])) for m in ("roc_auc", "ece", "brier")}
-            for name in CHURN_CANDIDATES}
+            for name in CHURN_CANDIDATES if all("roc_auc" in per_cutoff[c][name] for c in VALIDATION_CUTOFFS)}
     return {"cutoffs": list(VALIDATION_CUTOFFS), "candidates": CHURN_CANDIDATES, "mean": mean, "per_cutoff": per_cutoff}
 
 
@@ -136,6 +141,14 @@ def bench_season_anchor(days: int = 1095, evaluations: int = 11, spacing_days: i
             "mean": mean, "same_season_beats_bgnbd_prior": f"{wins}/{len(per_cutoff)}", "per_cutoff": per_cutoff}
 
 
+def selection_fold(prepared) -> dict[str, object]:
+    """Which cutoff chose the value model, and which cutoffs trained the boosters that scored it."""
+    fold, before = prepared.time_held_out_fold()
+    trained = sorted(prepared.train.loc[before, "cutoff"].unique())
+    return {"cutoff": f"{prepared.plan.calibration:%Y-%m-%d}", "customers": int(fold.sum()),
+            "trained_on": [f"{c:%Y-%m-%d}" for c in trained]}
+
+
 def bench_online_retail(data: Path):
     from features.loaders import load_online_retail
     from training.customers import ChurnParams, TrainConfig, fit_churn, fit_value, prepare
@@ -165,6 +178,7 @@ def bench_online_retail(data: Path):
                                   "train_churn_rate_by_cutoff": {f"{c:%Y-%m-%d}": float(r) for c, r in
                                                                  prepared.train.groupby("cutoff")["churned"].mean().items()}},
         "value": value.metrics | {"selection_fold_gini": value.selection, "candidates": value.candidates,
+                                  "selection_fold": selection_fold(prepared),
                                   "seconds": value_seconds},
         "baselines": {"churn": churn.baselines, "value": value.baselines},
         "protocol": {"evaluation_cutoff": f"{plan.evaluation:%Y-%m-%d}", "train_cutoffs": [f"{c:%Y-%m-%d}" for c in plan.train],

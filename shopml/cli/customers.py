@@ -59,7 +59,7 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
         with console.status("training customer value"):
             outcome, _ = train_value(settings, prepared, force=force)
         m, b = outcome.metrics, outcome.baselines["last_90d_spend"]
-        console.print(table(f"customer_value v{outcome.version} ({m['kind']})", ["metric", "model", "last 90 days"], [
+        console.print(table(f"customer_value v{outcome.version} ({m['candidate']})", ["metric", "model", "last 90 days"], [
             ("normalized Gini", f"{m['normalized_gini']:.3f}", f"{b['normalized_gini']:.3f}"),
             ("Spearman", f"{m['spearman']:.3f}", f"{b['spearman']:.3f}"),
             ("MAE", f"{m['mae']:.1f}", f"{b['mae']:.1f}"),

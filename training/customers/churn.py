@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shopml.errors import DataValidationError
 from training.customers.datasets import CustomerData
 from training.customers.encoding import FeatureEncoder
 from training.customers.lifetime import LEGACY_DERIVED, LIFETIME_FEATURES
@@ -221,17 +222,24 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
                                  derived=derived)
     names = encoder.names
     lgb_params = params.lgb_params(names)
-    held = (data.train["cutoff"] == plan.calibration).to_numpy()
+    held, before = data.time_held_out_fold()
     X_all, y_all = _design(data, encoder, data.train), data.train["churned"].to_numpy()
 
     def train(X, y):
         dataset = lgb.Dataset(X, y, feature_name=names, categorical_feature=["country_code"])
         return lgb.train(lgb_params, dataset, num_boost_round=params.trees)
 
-    fold_booster = train(X_all[~held], y_all[~held])  # the latest fold, held out once: its AUC is reported
-    raw_cal = fold_booster.predict(X_all[held])
-    fold = {"roc_auc": float(roc_auc_score(y_all[held], raw_cal)), "trees": params.trees,
-            "customers": int(held.sum()), "cutoff": f"{plan.calibration:%Y-%m-%d}"}
+    # The latest fold, predicted by a booster that never saw a label of its window: its AUC is reported.
+    fold = {"trees": params.trees, "customers": int(held.sum()), "cutoff": f"{plan.calibration:%Y-%m-%d}",
+            "trained_on_cutoffs": int(data.train.loc[before, "cutoff"].nunique())}
+    raw_cal = None
+    if before.any():
+        raw_cal = train(X_all[before], y_all[before]).predict(X_all[held])
+        fold["roc_auc"] = float(roc_auc_score(y_all[held], raw_cal))
+    elif params.calibration == "isotonic_latest":
+        raise DataValidationError(
+            f"calibration='isotonic_latest' needs a training cutoff whose label window ends by "
+            f"{plan.calibration:%Y-%m-%d}; the data has none. Use more history or another calibration.")
     booster = train(X_all, y_all)
     evaluation = data.evaluation
     X_ev = _design(data, encoder, evaluation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from features.cleaning import customer_model_orders
@@ -119,6 +120,16 @@ class CustomerData:
     set_aside: dict[str, int] = field(default_factory=dict)
     anchors: dict[str, pd.DataFrame] = field(default_factory=dict)  # plan.anchors' names -> their rows
     scoring_lifetime: LifetimeModel | None = None  # fitted on every customer at plan.scoring: what ships
+
+    def time_held_out_fold(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row masks of the held-out fold (the latest training cutoff) and of the training cutoffs whose label
+        windows end on or before it. Neighbouring cutoffs share most of the fold's label window (10 days apart,
+        90-day windows), so a model trained on them would score the fold with labels it has seen; the second
+        mask is empty when the data has no cutoff that far back."""
+        cutoffs = self.train["cutoff"]
+        fold = (cutoffs == self.plan.calibration).to_numpy()
+        before = (cutoffs + pd.Timedelta(days=self.plan.horizon_days) <= self.plan.calibration).to_numpy()
+        return fold, before
 
     def scoring_encoder(self, encoder):
         """``encoder`` (a ``FeatureEncoder``) with the population models refitted at the end of the data,

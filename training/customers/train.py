@@ -166,8 +166,9 @@ def train_value(settings: Settings, data: CustomerData, *, params: ValueParams |
     client = configure_mlflow(settings)
     with training_run(settings, EXPERIMENT, f"value {data.plan.evaluation:%Y-%m-%d}") as run:
         _log_common(data, result.model.feature_names, asdict(params))
-        mlflow.log_param("value_kind", result.model.kind)
-        metrics = {k: v for k, v in result.metrics.items() if k not in ("by_decile", "kind")}
+        mlflow.log_params({"value_kind": result.model.kind, "value_candidate": result.metrics["candidate"],
+                           "value_blend_weight": result.model.blend_weight})
+        metrics = {k: v for k, v in result.metrics.items() if k not in ("by_decile", "kind", "candidate")}
         log_metrics_flat({"evaluation": metrics, "baselines": result.baselines, "selection_fold": result.selection,
                           "candidates": {k: {m: v for m, v in c.items() if m != "by_decile"}
                                          for k, c in result.candidates.items()}})

@@ -1,9 +1,12 @@
 """Customer value: predicted net spend over the horizon.
 
-Two candidates learn on the stacked cutoffs: a LightGBM regressor with a tweedie objective (zero-inflated,
+Two boosters learn on the stacked cutoffs: a LightGBM regressor with a tweedie objective (zero-inflated,
 right-skewed spend in one model) and a two-part model ``P(buy) x E[spend | buy]`` (a classifier and a gamma
-regressor on buyers). Both are scored on the time-held-out fold (the latest training cutoff) by normalized Gini;
-the winner is refitted on all training cutoffs. The evaluation cutoff is never used to choose.
+regressor on buyers). Each may be blended with the BG/NBD x Gamma-Gamma value (geometric mean of
+``1 + spend`` with weight ``blend_weight`` on the booster; weight 0 is the probabilistic model alone).
+Every (kind, weight) pair is scored by normalized Gini on the time-held-out fold: the latest training cutoff,
+predicted by boosters trained only on cutoffs whose label windows end by it. The winner is refitted on all
+training cutoffs. The evaluation cutoff is never used to choose.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from training.customers.metrics import normalized_gini, value_metrics
 log = logging.getLogger(__name__)
 
 KINDS = ("tweedie", "two_part")
+BLEND_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)  # weight on the booster; the rest on BG/NBD x Gamma-Gamma
+BLEND_COLUMN = "lifetime_value_horizon"
+DEFAULT_CHOICE = ("two_part", 1.0)  # kept when the data has no time-held-out fold
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class ValueParams:
     lambda_l2: float = 1.0
     tweedie_variance_power: float = 1.5
     kinds: tuple[str, ...] = KINDS
+    blend_weights: tuple[float, ...] = BLEND_WEIGHTS
     use_lifetime: bool = True
     seed: int = 42
     num_threads: int = 1
@@ -45,6 +52,8 @@ class ValueParams:
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown or not self.kinds:
             raise ShopmlError(f"ValueParams.kinds={self.kinds!r}: choose one or more of {', '.join(KINDS)}.")
+        if not self.blend_weights or any(not 0 <= w <= 1 for w in self.blend_weights):
+            raise ShopmlError(f"ValueParams.blend_weights={self.blend_weights!r}: use weights in [0, 1].")
         if not 1 < self.tweedie_variance_power < 2:
             raise ShopmlError(f"tweedie_variance_power={self.tweedie_variance_power}: use a number in (1, 2).")
 
@@ -65,22 +74,31 @@ class ValueModel:
     """Inference object: expected net spend over the horizon from a customer feature table."""
 
     def __init__(self, kind: str, boosters: dict[str, object], encoder: FeatureEncoder,
-                 info: dict[str, object] | None = None) -> None:
+                 info: dict[str, object] | None = None, blend_weight: float = 1.0) -> None:
         if kind not in KINDS:
             raise ShopmlError(f"unknown value model kind {kind!r}; expected one of {', '.join(KINDS)}.")
+        if blend_weight < 1 and BLEND_COLUMN not in encoder.names:
+            raise ShopmlError("a blend with BG/NBD x Gamma-Gamma needs the lifetime features (use_lifetime=True).")
         self.kind = kind
         self.boosters = boosters
         self.encoder = encoder
         self.info = info or {}
+        self.blend_weight = float(blend_weight)
 
     @property
     def feature_names(self) -> list[str]:
         return self.encoder.names
 
-    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+    def booster_matrix(self, X: np.ndarray) -> np.ndarray:
         if self.kind == "tweedie":
             return self.boosters["spend"].predict(X, num_threads=1)
         return self.boosters["buy"].predict(X, num_threads=1) * self.boosters["spend_if_buy"].predict(X, num_threads=1)
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        boosted = self.booster_matrix(X)
+        if self.blend_weight >= 1:
+            return boosted
+        return blend(boosted, X[:, self.encoder.names.index(BLEND_COLUMN)], self.blend_weight)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(self.encoder.matrix(features))
@@ -90,7 +108,8 @@ class ValueModel:
         directory.mkdir(parents=True, exist_ok=True)
         for name, booster in self.boosters.items():
             booster.save_model(str(directory / f"{name}.txt"))
-        meta = {"kind": self.kind, "boosters": list(self.boosters), "encoder": self.encoder.to_dict(), "info": self.info}
+        meta = {"kind": self.kind, "boosters": list(self.boosters), "encoder": self.encoder.to_dict(), "info": self.info,
+                "blend_weight": self.blend_weight}
         (directory / "model.json").write_text(json.dumps(meta, indent=2, default=str))
         return directory
 
@@ -101,7 +120,8 @@ class ValueModel:
         directory = Path(directory)
         meta = json.loads((directory / "model.json").read_text())
         boosters = {name: lgb.Booster(model_file=str(directory / f"{name}.txt")) for name in meta["boosters"]}
-        return cls(meta["kind"], boosters, FeatureEncoder.from_dict(meta["encoder"]), meta["info"])
+        return cls(meta["kind"], boosters, FeatureEncoder.from_dict(meta["encoder"]), meta["info"],
+                   meta.get("blend_weight", 1.0))
 
 
 @dataclass
@@ -118,6 +138,18 @@ class ValueResult:
     @property
     def primary(self) -> float:
         return float(self.metrics["normalized_gini"])
+
+
+def blend(boosted: np.ndarray, probabilistic: np.ndarray, weight: float) -> np.ndarray:
+    """Geometric blend of ``1 + spend``: ``exp(w log(1 + a) + (1 - w) log(1 + b)) - 1`` (both clipped at 0)."""
+    a, b = np.log1p(np.maximum(boosted, 0.0)), np.log1p(np.maximum(probabilistic, 0.0))
+    return np.expm1(weight * a + (1.0 - weight) * b)
+
+
+def candidate_name(kind: str, weight: float) -> str:
+    if weight >= 1:
+        return kind
+    return "bgnbd_gamma_gamma" if weight <= 0 else f"{kind}_blend_{weight:g}"  # MLflow-safe metric names
 
 
 def _fit_kind(kind: str, X: np.ndarray, spend: np.ndarray, names: list[str], params: ValueParams) -> dict[str, object]:
@@ -137,26 +169,40 @@ def _fit_kind(kind: str, X: np.ndarray, spend: np.ndarray, names: list[str], par
 
 
 def fit_value(data: CustomerData, params: ValueParams | None = None) -> ValueResult:
-    """Choose tweedie or two-part on the time-held-out fold, refit on all training cutoffs, evaluate."""
+    """Choose the booster and its blend weight on the time-held-out fold, refit on all training cutoffs, evaluate."""
     params = params or ValueParams()
     plan = data.plan
     encoder = FeatureEncoder.fit(data.train, data.lifetime[plan.evaluation], use_lifetime=params.use_lifetime)
     names = encoder.names
+    weights = params.blend_weights if encoder.use_lifetime else (1.0,)
     X_all = encoder.matrix(data.train, data.train if encoder.use_lifetime else None)
     spend_all = data.train["spend_next"].to_numpy("float64")
-    held = (data.train["cutoff"] == plan.calibration).to_numpy()
+    fold, before = data.time_held_out_fold()
     X_ev = encoder.matrix(data.evaluation, data.evaluation if encoder.use_lifetime else None)
     actual = data.evaluation["spend_next"].to_numpy("float64")
-    selection, candidates = {}, {}
+    selection: dict[str, float] = {}
+    if before.any():
+        for kind in params.kinds:
+            fold_model = ValueModel(kind, _fit_kind(kind, X_all[before], spend_all[before], names, params), encoder)
+            boosted = fold_model.booster_matrix(X_all[fold])
+            for weight in weights:
+                probabilistic = X_all[fold][:, names.index(BLEND_COLUMN)] if weight < 1 else boosted
+                selection[candidate_name(kind, weight)] = normalized_gini(spend_all[fold], blend(boosted, probabilistic, weight))
+        choices = {candidate_name(k, w): (k, w) for k in params.kinds for w in weights}
+        winner_kind, winner_weight = choices[max(selection, key=selection.get)]
+    else:
+        log.warning("value model: no training cutoff ends its label window by %s; keeping %s",
+                    f"{plan.calibration:%Y-%m-%d}", DEFAULT_CHOICE)
+        winner_kind, winner_weight = DEFAULT_CHOICE if DEFAULT_CHOICE[0] in params.kinds else (params.kinds[0], 1.0)
+    candidates, boosters = {}, {}
+    info = {"params": asdict(params), "cutoffs": plan.to_dict(), "selection": selection}
     for kind in params.kinds:
-        fold_model = ValueModel(kind, _fit_kind(kind, X_all[~held], spend_all[~held], names, params), encoder)
-        selection[kind] = normalized_gini(spend_all[held], fold_model.predict_matrix(X_all[held]))
-    winner = max(selection, key=selection.get)
-    for kind in params.kinds:
-        model = ValueModel(kind, _fit_kind(kind, X_all, spend_all, names, params), encoder,
-                           info={"params": asdict(params), "cutoffs": plan.to_dict(), "selection": selection})
-        candidates[kind] = {"model": model, "metrics": value_metrics(actual, model.predict_matrix(X_ev))}
-    best = candidates[winner]["model"]
+        boosters[kind] = _fit_kind(kind, X_all, spend_all, names, params)
+        for weight in weights:
+            model = ValueModel(kind, boosters[kind], encoder, info=info, blend_weight=weight)
+            candidates[candidate_name(kind, weight)] = value_metrics(actual, model.predict_matrix(X_ev))
+    best = ValueModel(winner_kind, boosters[winner_kind], encoder, info=dict(info), blend_weight=winner_weight)
+    winner = candidate_name(winner_kind, winner_weight)
     predicted = best.predict_matrix(X_ev)
     best.info["high_value_threshold"] = float(np.quantile(predicted, 0.9))
     best.encoder = data.scoring_encoder(encoder)
@@ -166,8 +212,9 @@ def fit_value(data: CustomerData, params: ValueParams | None = None) -> ValueRes
                                 "predicted_value": predicted})
     log.info("value model: %s wins on the held-out fold (%s)", winner, selection)
     return ValueResult(
-        model=best, metrics=candidates[winner]["metrics"] | {"kind": winner}, baselines=value_baselines(data),
-        selection=selection, candidates={k: v["metrics"] for k, v in candidates.items()}, params=params,
+        model=best, metrics=candidates[winner] | {"kind": winner_kind, "blend_weight": winner_weight,
+                                                  "candidate": winner},
+        baselines=value_baselines(data), selection=selection, candidates=candidates, params=params,
         predictions=predictions, importance=importance,
     )
 

@@ -66,9 +66,32 @@ def test_more_recent_last_order_never_raises_churn_risk(small_data, churn_result
 
 
 def test_value_beats_last_90_days_and_picks_on_the_held_out_fold(value_result):
-    assert value_result.metrics["kind"] == max(value_result.selection, key=value_result.selection.get)
+    assert value_result.metrics["candidate"] == max(value_result.selection, key=value_result.selection.get)
+    assert len(value_result.selection) == 2 * 5 - 1  # two boosters x five weights; weight 0 is the same for both
     assert value_result.primary > value_result.baselines["last_90d_spend"]["normalized_gini"]
     assert (value_result.predictions["predicted_value"] >= 0).all()
+
+
+def test_held_out_fold_never_trains_on_labels_of_its_window(small_data):
+    fold, before = small_data.time_held_out_fold()
+    plan = small_data.plan
+    assert fold.any() and before.any() and not (fold & before).any()
+    trained = small_data.train.loc[before, "cutoff"]
+    assert (trained + pd.Timedelta(days=plan.horizon_days) <= plan.calibration).all()
+    assert set(small_data.train.loc[fold, "cutoff"]) == {plan.calibration}
+
+
+def test_value_blend_weights_span_the_booster_and_bgnbd_gamma_gamma(small_data, value_result):
+    from training.customers.value import BLEND_COLUMN, ValueModel
+
+    model = value_result.model
+    X = model.encoder.matrix(small_data.evaluation, small_data.evaluation)
+    booster_only = ValueModel(model.kind, model.boosters, model.encoder, blend_weight=1.0).predict_matrix(X)
+    probabilistic = ValueModel(model.kind, model.boosters, model.encoder, blend_weight=0.0).predict_matrix(X)
+    half = ValueModel(model.kind, model.boosters, model.encoder, blend_weight=0.5).predict_matrix(X)
+    assert np.allclose(booster_only, model.booster_matrix(X))
+    assert np.allclose(probabilistic, np.maximum(small_data.evaluation[BLEND_COLUMN], 0))
+    assert np.allclose(np.log1p(half), (np.log1p(booster_only) + np.log1p(probabilistic)) / 2)
 
 
 def test_scorer_columns_segments_and_row_order_invariance(small_data, churn_result, value_result):
