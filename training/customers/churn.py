@@ -190,16 +190,14 @@ def _design(data: CustomerData, encoder: FeatureEncoder, frame: pd.DataFrame) ->
 
 def bgnbd_no_purchase_rate(data: CustomerData, frame: pd.DataFrame) -> float:
     """BG/NBD's P(no purchase in the horizon) averaged over ``frame``'s customers, from the model fitted at the
-    evaluation cutoff (history only). Uses the alive/dead posterior times the Gamma posterior of the rate."""
-    from training.customers.bgnbd import p_alive
+    evaluation cutoff (history only)."""
+    from training.customers.bgnbd import probability_no_purchase
     from training.customers.rfm import DAYS_PER_UNIT, rfm_from_features
 
-    params = data.lifetime[data.plan.evaluation].bgnbd
     rfm = rfm_from_features(frame)
-    alive = p_alive(params, rfm.x, rfm.t_x, rfm.T)
     t = data.plan.horizon_days / DAYS_PER_UNIT
-    silent_if_alive = ((params.alpha + rfm.T) / (params.alpha + rfm.T + t)) ** (params.r + rfm.x)
-    return float(np.mean(1 - alive + alive * silent_if_alive))
+    bgnbd = data.lifetime[data.plan.evaluation].bgnbd
+    return float(np.mean(probability_no_purchase(bgnbd, t, rfm.x, rfm.t_x, rfm.T)))
 
 
 def season_offset(booster, encoder: FeatureEncoder, anchor: pd.DataFrame) -> tuple[float, float]:
