@@ -95,10 +95,12 @@ class ValueModel:
         return self.boosters["buy"].predict(X, num_threads=1) * self.boosters["spend_if_buy"].predict(X, num_threads=1)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        boosted = self.booster_matrix(X)
         if self.blend_weight >= 1:
-            return boosted
-        return blend(boosted, X[:, self.encoder.names.index(BLEND_COLUMN)], self.blend_weight)
+            return self.booster_matrix(X)
+        probabilistic = X[:, self.encoder.names.index(BLEND_COLUMN)]
+        if self.blend_weight <= 0:  # the probabilistic model alone: the boosters are kept but not run
+            return np.maximum(probabilistic, 0.0)
+        return blend(self.booster_matrix(X), probabilistic, self.blend_weight)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(self.encoder.matrix(features))
