@@ -184,10 +184,6 @@ class ChurnResult:
         return self.metrics["roc_auc"]
 
 
-def _design(data: CustomerData, encoder: FeatureEncoder, frame: pd.DataFrame) -> np.ndarray:
-    return encoder.matrix(frame, frame if encoder.use_lifetime else None)
-
-
 def bgnbd_no_purchase_rate(data: CustomerData, frame: pd.DataFrame) -> float:
     """BG/NBD's P(no purchase in the horizon) averaged over ``frame``'s customers, from the model fitted at the
     evaluation cutoff (history only)."""
@@ -221,7 +217,7 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
     names = encoder.names
     lgb_params = params.lgb_params(names)
     held, before = data.time_held_out_fold()
-    X_all, y_all = _design(data, encoder, data.train), data.train["churned"].to_numpy()
+    X_all, y_all = encoder.matrix(data.train, data.train), data.train["churned"].to_numpy()
 
     def train(X, y):
         dataset = lgb.Dataset(X, y, feature_name=names, categorical_feature=["country_code"])
@@ -240,7 +236,7 @@ def fit_churn(data: CustomerData, params: ChurnParams | None = None) -> ChurnRes
             f"{plan.calibration:%Y-%m-%d}; the data has none. Use more history or another calibration.")
     booster = train(X_all, y_all)
     evaluation = data.evaluation
-    X_ev = _design(data, encoder, evaluation)
+    X_ev = encoder.matrix(evaluation, evaluation)
     cx = cy = None
     offset = 0.0
     if params.calibration == "isotonic_latest":

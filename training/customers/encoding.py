@@ -65,8 +65,9 @@ class FeatureEncoder:
         return np.where(codes < 0, len(self.countries) - 1, codes).astype("float64")
 
     def matrix(self, features: pd.DataFrame, lifetime_columns: pd.DataFrame | None = None) -> np.ndarray:
-        """Rows in the order of ``features``; ``lifetime_columns`` overrides the derived BG/NBD columns
-        (training rows of older cutoffs carry their own cutoff's values)."""
+        """Rows in the order of ``features``; ``lifetime_columns`` overrides the derived columns (training rows
+        of older cutoffs carry their own cutoff's values; a scorer derives them once for several encoders).
+        Without ``use_lifetime`` it is ignored."""
         check_feature_table(features)
         blocks = [features[list(self.numeric)].to_numpy("float64")]
         if self.use_lifetime:

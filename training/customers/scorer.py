@@ -17,7 +17,6 @@ import pandas as pd
 from shopml.errors import DataValidationError
 from training.customers.churn import ChurnModel
 from training.customers.encoding import check_feature_table
-from training.customers.rfm import rfm_from_features
 from training.customers.segments import SEGMENTS, SegmentRules, assign_segments
 from training.customers.value import ValueModel
 
@@ -48,11 +47,13 @@ class CustomerScorer:
             features = features.reset_index()
             if "customer_id" not in features.columns:
                 raise DataValidationError("the feature table has no customer_id column (nor index).")
-        X_churn = self.churn.encoder.matrix(features)
-        X_value = X_churn if self.value.encoder == self.churn.encoder else self.value.encoder.matrix(features)
-        churn = self.churn.predict_proba_matrix(X_churn)
-        value = self.value.predict_matrix(X_value)
-        derived = self.churn.encoder.lifetime.derive_rfm(rfm_from_features(features))
+        # The population models are derived once and shared when both models carry the same ones (they do
+        # when trained together); P(alive) and expected orders come from the same columns.
+        lifetime = self.churn.encoder.lifetime
+        derived = lifetime.derive(features)
+        shared = derived if self.value.encoder.lifetime == lifetime else None
+        churn = self.churn.predict_proba_matrix(self.churn.encoder.matrix(features, derived))
+        value = self.value.predict_matrix(self.value.encoder.matrix(features, shared))
         segment = assign_segments(
             days_since_last_order=features["days_since_last_order"].to_numpy("float64"),
             days_since_first_order=features["days_since_first_order"].to_numpy("float64"),
@@ -65,8 +66,8 @@ class CustomerScorer:
             "customer_id": features["customer_id"].to_numpy(),
             "churn_probability": churn,
             "predicted_value": value,
-            "p_alive": derived["p_alive"],
-            "expected_orders": derived["expected_orders_horizon"],
+            "p_alive": derived["p_alive"].to_numpy(),
+            "expected_orders": derived["expected_orders_horizon"].to_numpy(),
             "segment": segment,
         })
 

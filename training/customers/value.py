@@ -95,12 +95,10 @@ class ValueModel:
         return self.boosters["buy"].predict(X, num_threads=1) * self.boosters["spend_if_buy"].predict(X, num_threads=1)
 
     def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        if self.blend_weight >= 1:
-            return self.booster_matrix(X)
-        probabilistic = X[:, self.encoder.names.index(BLEND_COLUMN)]
-        if self.blend_weight <= 0:  # the probabilistic model alone: the boosters are kept but not run
-            return np.maximum(probabilistic, 0.0)
-        return blend(self.booster_matrix(X), probabilistic, self.blend_weight)
+        weight = self.blend_weight
+        boosted = self.booster_matrix(X) if weight > 0 else None  # weight 0: the boosters are kept, not run
+        probabilistic = X[:, self.encoder.names.index(BLEND_COLUMN)] if weight < 1 else None
+        return combine(boosted, probabilistic, weight)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return self.predict_matrix(self.encoder.matrix(features))
@@ -142,8 +140,13 @@ class ValueResult:
         return float(self.metrics["normalized_gini"])
 
 
-def blend(boosted: np.ndarray, probabilistic: np.ndarray, weight: float) -> np.ndarray:
-    """Geometric blend of ``1 + spend``: ``exp(w log(1 + a) + (1 - w) log(1 + b)) - 1`` (both clipped at 0)."""
+def combine(boosted: np.ndarray | None, probabilistic: np.ndarray | None, weight: float) -> np.ndarray:
+    """Geometric blend of ``1 + spend``: ``exp(w log(1 + a) + (1 - w) log(1 + b)) - 1`` (both clipped at 0);
+    weight 1 is the booster as it is, weight 0 the probabilistic value alone (the other side may be None)."""
+    if weight >= 1:
+        return boosted
+    if weight <= 0:
+        return np.maximum(probabilistic, 0.0)
     a, b = np.log1p(np.maximum(boosted, 0.0)), np.log1p(np.maximum(probabilistic, 0.0))
     return np.expm1(weight * a + (1.0 - weight) * b)
 
@@ -177,32 +180,31 @@ def fit_value(data: CustomerData, params: ValueParams | None = None) -> ValueRes
     encoder = FeatureEncoder.fit(data.train, data.lifetime[plan.evaluation], use_lifetime=params.use_lifetime)
     names = encoder.names
     weights = params.blend_weights if encoder.use_lifetime else (1.0,)
-    X_all = encoder.matrix(data.train, data.train if encoder.use_lifetime else None)
+    X_all = encoder.matrix(data.train, data.train)
     spend_all = data.train["spend_next"].to_numpy("float64")
     fold, before = data.time_held_out_fold()
-    X_ev = encoder.matrix(data.evaluation, data.evaluation if encoder.use_lifetime else None)
+    X_ev = encoder.matrix(data.evaluation, data.evaluation)
     actual = data.evaluation["spend_next"].to_numpy("float64")
+    # Every (booster, weight) pair by name; weight 0 is the same model whichever booster it comes with.
+    choices = {candidate_name(kind, weight): (kind, weight) for kind in params.kinds for weight in weights}
+    probabilistic_fold = X_all[fold][:, names.index(BLEND_COLUMN)] if encoder.use_lifetime else None
     selection: dict[str, float] = {}
     if before.any():
-        for kind in params.kinds:
-            fold_model = ValueModel(kind, _fit_kind(kind, X_all[before], spend_all[before], names, params), encoder)
-            boosted = fold_model.booster_matrix(X_all[fold])
-            for weight in weights:
-                probabilistic = X_all[fold][:, names.index(BLEND_COLUMN)] if weight < 1 else boosted
-                selection[candidate_name(kind, weight)] = normalized_gini(spend_all[fold], blend(boosted, probabilistic, weight))
-        choices = {candidate_name(k, w): (k, w) for k in params.kinds for w in weights}
+        fold_boosted = {kind: ValueModel(kind, _fit_kind(kind, X_all[before], spend_all[before], names, params),
+                                         encoder).booster_matrix(X_all[fold]) for kind in params.kinds}
+        for name, (kind, weight) in choices.items():
+            selection[name] = normalized_gini(spend_all[fold], combine(fold_boosted[kind], probabilistic_fold, weight))
         winner_kind, winner_weight = choices[max(selection, key=selection.get)]
     else:
         log.warning("value model: no training cutoff ends its label window by %s; keeping %s",
                     f"{plan.calibration:%Y-%m-%d}", DEFAULT_CHOICE)
         winner_kind, winner_weight = DEFAULT_CHOICE if DEFAULT_CHOICE[0] in params.kinds else (params.kinds[0], 1.0)
-    candidates, boosters = {}, {}
     info = {"params": asdict(params), "cutoffs": plan.to_dict(), "selection": selection}
-    for kind in params.kinds:
-        boosters[kind] = _fit_kind(kind, X_all, spend_all, names, params)
-        for weight in weights:
-            model = ValueModel(kind, boosters[kind], encoder, info=info, blend_weight=weight)
-            candidates[candidate_name(kind, weight)] = value_metrics(actual, model.predict_matrix(X_ev))
+    boosters = {kind: _fit_kind(kind, X_all, spend_all, names, params) for kind in params.kinds}
+    evaluation_boosted = {kind: ValueModel(kind, boosters[kind], encoder).booster_matrix(X_ev) for kind in params.kinds}
+    probabilistic_ev = X_ev[:, names.index(BLEND_COLUMN)] if encoder.use_lifetime else None
+    candidates = {name: value_metrics(actual, combine(evaluation_boosted[kind], probabilistic_ev, weight))
+                  for name, (kind, weight) in choices.items()}
     best = ValueModel(winner_kind, boosters[winner_kind], encoder, info=dict(info), blend_weight=winner_weight)
     winner = candidate_name(winner_kind, winner_weight)
     predicted = best.predict_matrix(X_ev)
