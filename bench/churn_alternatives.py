@@ -75,7 +75,7 @@ class Variants:
         return lgb.train(lgb_params, dataset, num_boost_round=params.trees)
 
     def frame(self, cutoff: pd.Timestamp, horizon: int) -> pd.DataFrame:
-        from training.customers.datasets import cutoff_frame
+        from training.customers.data import cutoff_frame
 
         if (cutoff, horizon) not in self.horizon_frames:
             products = self.tables.get("products")

@@ -30,10 +30,10 @@ from features.cleaning import demand_orders  # noqa: E402
 from features.demand import demand_series  # noqa: E402
 from features.loaders import load_online_retail  # noqa: E402
 from training.forecast.backtest import rolling_origin  # noqa: E402
+from training.forecast.data import DemandPanel  # noqa: E402
 from training.forecast.features import series_state  # noqa: E402
-from training.forecast.forecaster import Forecaster  # noqa: E402
 from training.forecast.model import GlobalForecastModel, ModelParams, static_features  # noqa: E402
-from training.forecast.panel import DemandPanel  # noqa: E402
+from training.forecast.predict import Forecaster  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "online_retail" / "online_retail_I.csv.gz"
 OUT = ROOT / "bench" / "results" / "demand_forecast.json"

@@ -64,7 +64,7 @@ def train_large(customers: int, products: int, ease_items: int) -> dict[str, obj
 
 
 def serve_large(items: int, customers: int, requests: int, seed: int = 0) -> dict[str, object]:
-    from training.recommend.recommender import Ragged, Recommender
+    from training.recommend.predict import Ragged, Recommender
 
     rng = np.random.default_rng(seed)
 

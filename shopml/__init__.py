@@ -1,4 +1,8 @@
-"""shopml: settings, errors and the command-line interface that ties the domain packages together."""
+"""shopml's kernel: settings, errors, geography and logging set-up that every domain may import.
+
+The kernel imports no domain package (``features``, ``training``, ``optimization``, ``experiments``) and no
+front door (``cli``, ``serving``); ``make lint`` checks this with import-linter.
+"""
 
 from shopml.errors import ShopmlError
 from shopml.settings import Settings, load_settings

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.geo import haversine_km
 from features.synthetic.config import ShopConfig
+from shopml.geo import haversine_km
 
 _SPLIT_KM = 300.0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.geo import haversine_km
+from shopml.geo import haversine_km
 
 
 def distance_cost(distance_km: np.ndarray, per_km: float, base: float) -> np.ndarray:

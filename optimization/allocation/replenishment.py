@@ -27,7 +27,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.geo import haversine_km
 from optimization.allocation.classes import CLASSES, abc_classes
 from optimization.allocation.demand import (
     _exact_shortage,
@@ -38,6 +37,7 @@ from optimization.allocation.demand import (
 )
 from optimization.allocation.errors import AllocationInputError
 from optimization.allocation.request import RegionIn, StockIn, WarehouseIn
+from shopml.geo import haversine_km
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.geo import haversine_km
 from optimization.routing.request import RouteRequest
+from shopml.geo import haversine_km
 
 
 @dataclass(frozen=True)

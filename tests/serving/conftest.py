@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOPML = [sys.executable, "-m", "shopml"]
+SHOPML = [sys.executable, "-m", "cli"]
 KEYS = {role: f"demo-{role}-key" for role in ("storefront", "marketing", "logistics", "admin")}
 
 

@@ -9,10 +9,10 @@ Public API::
 
 from training.customers.bgnbd import BGNBD, BGNBDParams
 from training.customers.churn import ChurnModel, ChurnParams, fit_churn
-from training.customers.datasets import CustomerData, CutoffPlan, build_customer_data, plan_cutoffs
+from training.customers.data import CustomerData, CutoffPlan, build_customer_data, plan_cutoffs
 from training.customers.gamma_gamma import GammaGamma, GammaGammaParams
 from training.customers.lifetime import LifetimeModel
-from training.customers.scorer import SCORE_COLUMNS, CustomerScorer, filter_audience
+from training.customers.predict import SCORE_COLUMNS, CustomerScorer, filter_audience
 from training.customers.segments import SEGMENTS, SegmentRules
 from training.customers.train import TrainConfig, load_champion, prepare, train_churn, train_value
 from training.customers.value import ValueModel, ValueParams, fit_value

@@ -10,7 +10,7 @@ import pandas as pd
 
 from shopml.errors import DataValidationError, ShopmlError
 from shopml.settings import Settings
-from training.customers.scorer import CustomerScorer, filter_audience
+from training.customers.predict import CustomerScorer, filter_audience
 from training.customers.segments import SEGMENTS
 
 

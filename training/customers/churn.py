@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import DataValidationError
-from training.customers.datasets import CustomerData
+from training.customers.data import CustomerData
 from training.customers.encoding import FeatureEncoder
 from training.customers.lifetime import LEGACY_DERIVED, LIFETIME_FEATURES
 from training.customers.metrics import churn_metrics

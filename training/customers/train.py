@@ -17,7 +17,7 @@ import pandas as pd
 
 from shopml.settings import Settings
 from training.customers.churn import ChurnParams, ChurnResult, fit_churn
-from training.customers.datasets import CustomerData, build_customer_data, plan_cutoffs
+from training.customers.data import CustomerData, build_customer_data, plan_cutoffs
 from training.customers.value import ValueParams, ValueResult, fit_value
 from training.names import CHAMPION_ALIAS, CHURN, CUSTOMER_VALUE
 
@@ -29,7 +29,7 @@ PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas", "numpy", "scipy", "scikit-learn
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Which cutoffs to use (see :func:`training.customers.datasets.plan_cutoffs`)."""
+    """Which cutoffs to use (see :func:`training.customers.data.plan_cutoffs`)."""
 
     evaluation_cutoff: str | None = None
     horizon_days: int = 90
@@ -188,7 +188,7 @@ def train_value(settings: Settings, data: CustomerData, *, params: ValueParams |
 
 def load_champion(settings: Settings, alias: str = CHAMPION_ALIAS):
     """``(CustomerScorer, {"churn": version, "customer_value": version})`` from the registry's champions."""
-    from training.customers.scorer import CustomerScorer
+    from training.customers.predict import CustomerScorer
     from training.registry import load_champion_model
 
     churn, churn_version = load_champion_model(settings, CHURN, alias)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import ShopmlError
-from training.customers.datasets import CustomerData
+from training.customers.data import CustomerData
 from training.customers.encoding import FeatureEncoder
 from training.customers.metrics import normalized_gini, value_metrics
 

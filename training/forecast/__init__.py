@@ -8,10 +8,10 @@ See docs/forecast.md.
 
 from training.forecast.backtest import BacktestResult, rolling_origin
 from training.forecast.baselines import BASELINES
+from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.features import ForecastFeatureSpec
-from training.forecast.forecaster import Forecaster, UnknownSeriesError
 from training.forecast.model import GlobalForecastModel, ModelParams
-from training.forecast.panel import ALL_REGIONS, DemandPanel
+from training.forecast.predict import Forecaster, UnknownSeriesError
 from training.forecast.pyfunc import load_champion
 
 __all__ = [

@@ -17,7 +17,7 @@ import pandas as pd
 
 from training.forecast import metrics as M
 from training.forecast.baselines import croston, last_value, moving_average, seasonal_naive, tsb
-from training.forecast.panel import DemandPanel
+from training.forecast.data import DemandPanel
 
 log = logging.getLogger(__name__)
 

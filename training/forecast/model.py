@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import DataValidationError
+from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.features import ForecastFeatureSpec, design_matrix, series_state
-from training.forecast.panel import ALL_REGIONS, DemandPanel
 
 log = logging.getLogger(__name__)
 

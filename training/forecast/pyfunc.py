@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.forecast.forecaster import Forecaster
+from training.forecast.predict import Forecaster
 from training.names import CHAMPION_ALIAS, DEMAND_FORECAST
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ import pandas as pd
 
 from shopml.errors import DataValidationError
 from training.forecast.backtest import BacktestResult, rolling_origin
-from training.forecast.forecaster import Forecaster
+from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams, apply_stretch, stretch_factors
-from training.forecast.panel import ALL_REGIONS, DemandPanel
+from training.forecast.predict import Forecaster
 from training.names import DEMAND_FORECAST
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from training.recommend.evaluate import TopKMetrics, evaluate_topk
 from training.recommend.fit import FittedRecommender, RecommenderConfig, fit_recommender
 from training.recommend.itemknn import ItemKNN
 from training.recommend.popularity import Popularity
+from training.recommend.predict import MAX_K, Recommendation, Recommender, RecommendRequestError
 from training.recommend.protocol import ProtocolReport, evaluate_protocol
 from training.recommend.ranker import LambdaRanker
-from training.recommend.recommender import MAX_K, Recommendation, Recommender, RecommendRequestError
 
 
 def load_champion(settings, alias: str = "champion"):

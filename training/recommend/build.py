@@ -1,4 +1,4 @@
-"""Assemble a :class:`~training.recommend.recommender.Recommender` from fitted models and training data."""
+"""Assemble a :class:`~training.recommend.predict.Recommender` from fitted models and training data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from training.recommend.data import TrainingData
 from training.recommend.popularity import buyer_counts
-from training.recommend.recommender import Ragged, Recommender
+from training.recommend.predict import Ragged, Recommender
 
 
 def ragged_from_dense(items: np.ndarray, scores: np.ndarray) -> Ragged:

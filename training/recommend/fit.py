@@ -3,7 +3,7 @@
 :func:`fit_recommender` trains the LambdaRank ranker on ``ranker_windows`` consecutive windows of
 ``window_days`` that end at the cutoff (features from purchases before each window, labels from the new
 items bought inside it), then refits EASE and item-kNN on everything before the cutoff, ranks every known
-customer's candidates and packages the lists in a :class:`~training.recommend.recommender.Recommender`.
+customer's candidates and packages the lists in a :class:`~training.recommend.predict.Recommender`.
 When no window has enough data (a very short history) the ranked lists come from EASE alone and the
 source says so.
 """
@@ -23,8 +23,8 @@ from training.recommend.data import TrainingData, protocol_split, training_data
 from training.recommend.ease import EASE
 from training.recommend.evaluate import top_k
 from training.recommend.itemknn import ItemKNN
+from training.recommend.predict import MAX_K, Recommender
 from training.recommend.ranker import LambdaRanker, rank_candidates
-from training.recommend.recommender import MAX_K, Recommender
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :class:`RecommenderModel` is a ``mlflow.pyfunc.PythonModel`` whose only artifact is a folder written by
 :meth:`Recommender.save`; after loading, ``unwrap_python_model().model`` is the plain
-:class:`~training.recommend.recommender.Recommender` the service calls in-process. ``predict`` takes a frame
+:class:`~training.recommend.predict.Recommender` the service calls in-process. ``predict`` takes a frame
 with ``customer_id`` (and optional ``k``) and returns one row per recommended item.
 """
 
@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - mlflow is a core dependency
     PythonModel = object
 
 from training.names import CHAMPION_ALIAS, RECOMMENDER
-from training.recommend.recommender import Recommender
+from training.recommend.predict import Recommender
 
 ARTIFACT = "recommender"
 PIP_REQUIREMENTS = ["numpy", "pandas", "scipy"]

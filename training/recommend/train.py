@@ -19,8 +19,8 @@ from shopml.errors import DataValidationError
 from shopml.settings import Settings
 from training.names import CHAMPION_ALIAS, RECOMMENDER
 from training.recommend.fit import RecommenderConfig, fit_recommender
+from training.recommend.predict import Recommender
 from training.recommend.protocol import PRIMARY, ProtocolReport, evaluate_protocol
-from training.recommend.recommender import Recommender
 
 log = logging.getLogger(__name__)
 

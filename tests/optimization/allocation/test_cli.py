@@ -16,7 +16,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
     env["SHOPML_DATA_HOME"] = str(cwd / "home")
     env["COLUMNS"] = "160"
-    return subprocess.run([sys.executable, "-m", "shopml", "plan", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "cli", "plan", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

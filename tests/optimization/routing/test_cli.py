@@ -18,7 +18,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env["SHOPML_DATA_HOME"] = str(cwd / "home")
     env["COLUMNS"] = "160"
     return subprocess.run(
-        [sys.executable, "-m", "shopml", "plan", "routes", *args],
+        [sys.executable, "-m", "cli", "plan", "routes", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.geo import haversine_km
 from optimization.routing import RouteRequest
 from optimization.routing.model import compile_model
 from optimization.routing.travel import build_matrices
+from shopml.geo import haversine_km
 from tests.optimization.routing.conftest import planar_request
 
 

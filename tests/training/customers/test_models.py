@@ -145,7 +145,7 @@ def test_bgnbd_prior_moves_the_mean_to_the_bgnbd_no_purchase_rate(small_data):
 def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, churn_result):
     """At each anchor the offset makes the mean prediction equal the observed rate; evaluation uses the
     evaluation anchor's offset, the shipped model the scoring anchor's; the ranking is the uncalibrated one."""
-    from shopml.cli.customers import calibration_line
+    from cli.customers import calibration_line
     from training.customers import ChurnParams, fit_churn
 
     model, fold = churn_result.model, churn_result.calibration_fold
@@ -176,7 +176,7 @@ def test_without_a_year_of_history_same_season_falls_back_to_the_bgnbd_prior(sma
     assert "52 weeks" in result.calibration_fold["fallback"]
     assert result.model.info["calibration"] == "bgnbd_prior"
 
-    from shopml.cli.customers import calibration_line
+    from cli.customers import calibration_line
 
     assert "no season anchor" in calibration_line(result.calibration_fold)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.forecast.data import DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams
-from training.forecast.panel import DemandPanel
 
 FAST = ModelParams(n_estimators=40, learning_rate=0.15, num_leaves=15, min_child_samples=20, max_origins=20,
                    calibration_origins=1, max_rows=30_000)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from features.demand import DemandFeatureSpec, demand_features
+from training.forecast.data import DemandPanel
 from training.forecast.features import ForecastFeatureSpec, series_state
-from training.forecast.panel import DemandPanel
 
 SPEC = ForecastFeatureSpec(DemandFeatureSpec(lags=(1, 2, 5), windows=(3, 6)), scale_window=4)
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from shopml.errors import DataValidationError
-from training.forecast.forecaster import Forecaster, UnknownSeriesError
-from training.forecast.panel import ALL_REGIONS, DemandPanel
+from training.forecast.data import ALL_REGIONS, DemandPanel
+from training.forecast.predict import Forecaster, UnknownSeriesError
 
 from .conftest import FAST, products_for
 

@@ -9,8 +9,8 @@ import pytest
 from shopml.errors import DataValidationError
 from training.forecast import metrics as M
 from training.forecast.baselines import seasonal_naive
+from training.forecast.data import DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams
-from training.forecast.panel import DemandPanel
 
 from .conftest import FAST, seasonal_panel
 

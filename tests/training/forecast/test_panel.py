@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from shopml.errors import DataValidationError
-from training.forecast.panel import ALL_REGIONS, DemandPanel
+from training.forecast.data import ALL_REGIONS, DemandPanel
 
 
 def _long(rows):

@@ -50,7 +50,7 @@ def test_train_registers_a_champion_that_loads_back_identically(shop_settings, m
 
     from typer.testing import CliRunner
 
-    from shopml.cli import app
+    from cli import app
 
     monkeypatch.setenv("SHOPML_DATA_HOME", str(shop_settings.data_home))
     cli = CliRunner().invoke(app, ["train", "forecast", "--if-missing"])

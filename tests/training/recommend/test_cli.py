@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from shopml.cli import app
+from cli import app
 
 
 def test_recommend_and_similar_commands(fitted, tmp_path, settings):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from training.recommend import MAX_K, Recommender, RecommendRequestError, fit_recommender
-from training.recommend.recommender import SOURCE_BUY_AGAIN, SOURCE_COUNTRY, SOURCE_GLOBAL, SOURCE_SIMILAR
+from training.recommend.predict import SOURCE_BUY_AGAIN, SOURCE_COUNTRY, SOURCE_GLOBAL, SOURCE_SIMILAR
 
 
 @pytest.fixture(scope="module")

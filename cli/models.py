@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shopml.cli._console import console, table
+from cli._console import console, table
 
 app = typer.Typer(help="Registered models, champion versions and their key metrics.", no_args_is_help=True)
 

@@ -15,7 +15,7 @@ import warnings
 import typer
 from rich.console import Console
 
-from shopml.cli import data, experiment, features, models, plan, report, score, train
+from cli import data, experiment, features, models, plan, report, score, train
 from shopml.errors import ShopmlError
 
 app = typer.Typer(
@@ -35,14 +35,14 @@ app.add_typer(models.app, name="models")
 app.add_typer(report.app, name="report")
 
 # Top-level commands from the model packages are registered below (one block per domain).
-from shopml.cli.serve import serve  # noqa: E402
+from cli.serve import serve  # noqa: E402
 
 app.command("serve")(serve)
-from shopml.cli.recommend import recommend, similar  # noqa: E402
+from cli.recommend import recommend, similar  # noqa: E402
 
 app.command("recommend")(recommend)
 app.command("similar")(similar)
-from shopml.cli.forecast import forecast  # noqa: E402
+from cli.forecast import forecast  # noqa: E402
 
 app.command("forecast")(forecast)
 

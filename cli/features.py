@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shopml.cli._console import console, steps, table
+from cli._console import console, steps, table
 
 app = typer.Typer(help="Build customer, interaction and demand features as of a cutoff.", no_args_is_help=True)
 

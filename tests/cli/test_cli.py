@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SHOPML = [sys.executable, "-m", "shopml"]
+SHOPML = [sys.executable, "-m", "cli"]
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -50,7 +50,7 @@ def test_exit_codes_from_commands_survive_the_entry_point(monkeypatch):
     import pytest
     import typer
 
-    from shopml.cli import app, main
+    from cli import app, main
 
     @app.command("exit-three")
     def _exit_three() -> None:

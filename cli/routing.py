@@ -32,9 +32,9 @@ def routes(
 
     Exits 1 when the plan fails verification, 2 on a mistake in the request.
     """
+    from cli._console import console, table
     from optimization.routing import RouteRequest, plan_routes
     from optimization.routing.plan import format_time
-    from shopml.cli._console import console, table
 
     try:
         payload = json.loads(request.read_text())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shopml.cli._console import console, table
+from cli._console import console, table
 
 app = typer.Typer(help="Generate the synthetic demo shop or load real data.", no_args_is_help=True)
 

@@ -15,7 +15,7 @@ def customers(
     """One HTML page: segment sizes and value, cohort retention heatmap, the champions' evaluation plots."""
     import pandas as pd
 
-    from shopml.cli._console import console
+    from cli._console import console
     from shopml.errors import DataValidationError
     from shopml.settings import load_settings
     from training.customers.report import customer_report

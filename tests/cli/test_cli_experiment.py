@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from shopml.cli import app
+from cli import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 runner = CliRunner()
@@ -47,7 +47,7 @@ def test_user_mistake_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
 
     import pytest
 
-    from shopml.cli import main
+    from cli import main
 
     spec = json.loads((EXAMPLES / "experiment_checkout.json").read_text())
     spec["variants"][1]["weight"] = 0.7

@@ -4,17 +4,17 @@ import typer
 
 app = typer.Typer(help="Train models; every run is tracked in MLflow and promoted only if it wins.", no_args_is_help=True)
 
-from shopml.cli.customers import train_churn, train_customers, train_value  # noqa: E402
+from cli.customers import train_churn, train_customers, train_value  # noqa: E402
 
 app.command("churn")(train_churn)
 app.command("value")(train_value)
 app.command("customers")(train_customers)
 
-from shopml.cli.recommend import train_recommender  # noqa: E402
+from cli.recommend import train_recommender  # noqa: E402
 
 app.command("recommender")(train_recommender)
 
-from shopml.cli.forecast import train_forecast  # noqa: E402
+from cli.forecast import train_forecast  # noqa: E402
 
 app.command("forecast")(train_forecast)
 
@@ -25,7 +25,7 @@ def train_all(
     if_missing: bool = typer.Option(False, "--if-missing", help="Skip models that already have a champion."),
 ) -> None:
     """Train churn, customer value, the recommender and the demand forecaster on the tables in the data home."""
-    from shopml.cli._console import console
+    from cli._console import console
 
     steps = (
         ("churn and customer value", lambda: train_customers(data=None, cutoff=None, horizon=90, force=force,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import DataValidationError, NotTrainedError, ShopmlError
+from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.features import ForecastFeatureSpec, series_state
 from training.forecast.model import (
     FittedQuantileModel,
@@ -30,7 +31,6 @@ from training.forecast.model import (
     profile_lookup,
     static_features,
 )
-from training.forecast.panel import ALL_REGIONS, DemandPanel
 from training.forecast.reconcile import top_down
 
 log = logging.getLogger(__name__)

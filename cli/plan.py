@@ -3,10 +3,10 @@
 import typer
 
 app = typer.Typer(help="Plan delivery routes, stock allocation and replenishment.", no_args_is_help=True)
-from shopml.cli.routing import routes  # noqa: E402
+from cli.routing import routes  # noqa: E402
 
 app.command("routes")(routes)
-from shopml.cli.allocation import allocate, replenish  # noqa: E402
+from cli.allocation import allocate, replenish  # noqa: E402
 
 app.command("allocate")(allocate)
 app.command("replenish")(replenish)

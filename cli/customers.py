@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shopml.cli._console import console, table
+from cli._console import console, table
 
 DATA_HELP = "Orders to train on: a file or folder features.loaders reads (default: the tables in the data home)."
 CUTOFF_HELP = "Evaluation cutoff YYYY-MM-DD (default: the latest whose label window the data covers)."

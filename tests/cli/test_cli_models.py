@@ -32,7 +32,7 @@ def _cli(settings, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
     env["SHOPML_DATA_HOME"] = str(settings.data_home)
     env["COLUMNS"] = "200"  # keep table cells on one line
-    return subprocess.run([sys.executable, "-m", "shopml", "models", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", "models", *args], env=env, capture_output=True,
                           text=True, timeout=120, cwd=settings.data_home.parent)
 
 

@@ -26,9 +26,9 @@ def allocate(
     ),
 ) -> None:
     """Decide shipments, transfers and shortages per SKU; print the summary and write the verified plan."""
+    from cli._console import console, table
     from optimization.allocation import AllocationRequest
     from optimization.allocation import allocate as solve
-    from shopml.cli._console import console, table
 
     parsed = AllocationRequest.model_validate(_read_json(request))
     if time_limit is not None:
@@ -55,8 +55,8 @@ def replenish(
     show: int = typer.Option(15, "--show", help="Order lines to print."),
 ) -> None:
     """ABC classes, safety stock, reorder points and orders per SKU and warehouse; write the proposal."""
+    from cli._console import console, table
     from optimization.allocation import ReplenishmentRequest
-    from shopml.cli._console import console, table
 
     plan = ReplenishmentRequest.model_validate(_read_json(request)).run()
     console.print(plan.summary(), highlight=False)

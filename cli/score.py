@@ -4,6 +4,6 @@ import typer
 
 app = typer.Typer(help="Score customers: churn risk, predicted value and lifecycle segment.", no_args_is_help=True)
 
-from shopml.cli.customers import audiences  # noqa: E402
+from cli.customers import audiences  # noqa: E402
 
 app.command("audiences")(audiences)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shopml.cli._console import console, table
+from cli._console import console, table
 
 
 def train_forecast(
@@ -70,7 +70,7 @@ def forecast(
 
     from shopml.errors import DataValidationError
     from shopml.settings import load_settings
-    from training.forecast.panel import ALL_REGIONS
+    from training.forecast.data import ALL_REGIONS
     from training.forecast.pyfunc import load_champion
 
     settings = load_settings()
@@ -106,7 +106,7 @@ def _plot(settings, forecaster, frame, skus, path: Path) -> None:
     import pandas as pd
 
     from training.forecast import plots
-    from training.forecast.panel import ALL_REGIONS
+    from training.forecast.data import ALL_REGIONS
 
     history = pd.DataFrame({"sku": pd.Series(dtype="str"), "period_start": pd.Series(dtype="datetime64[us]"),
                             "quantity": pd.Series(dtype="float64")})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from shopml.cli._console import console, table
+from cli._console import console, table
 
 DATA_HELP = ("Orders to train on: 'online-retail' (the shared Online Retail I, protocol cutoff 2011-11-01), "
              "a file or folder features.loaders reads, or nothing for the tables in the data home.")

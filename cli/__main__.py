@@ -1,0 +1,5 @@
+"""``python -m cli`` runs the ``shopml`` command line."""
+
+from cli import main
+
+main()

@@ -1,5 +1,0 @@
-"""``python -m shopml`` runs the CLI."""
-
-from shopml.cli import main
-
-main()
