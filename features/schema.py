@@ -1,0 +1,101 @@
+"""Declared feature sets: every column a feature function returns, with its dtype and meaning.
+
+A :class:`FeatureSet` is the one place a set's columns are written down. The feature function returns
+exactly these columns (``check`` raises otherwise), the pipeline's manifest and ``docs/features.md`` list
+them, and a batch engine reads the output schema from here. ``partition_key`` names the entity column a set
+may be computed by: the orders of a group of entities in, those entities' rows out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from shopml.errors import DataValidationError
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its name, pandas dtype (``str`` for strings) and what it means."""
+
+    name: str
+    dtype: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The columns of one entity's features, in output order.
+
+    Parameters
+    ----------
+    name
+        The set's name (``customers``, ``interactions``, ``demand``): its table name in a feature build.
+    keys
+        Columns that identify a row (an entity, possibly with a period).
+    partition_key
+        The entity column the set may be partitioned by (its orders grouped by this column).
+    features, labels
+        Feature columns, then label columns (labels only when a horizon is asked for).
+    """
+
+    name: str
+    keys: tuple[Column, ...]
+    partition_key: str
+    features: tuple[Column, ...]
+    labels: tuple[Column, ...] = ()
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.features]
+
+    @property
+    def label_names(self) -> list[str]:
+        return [c.name for c in self.labels]
+
+    @property
+    def key_names(self) -> list[str]:
+        return [c.name for c in self.keys]
+
+    def columns(self, with_labels: bool = False) -> tuple[Column, ...]:
+        return (*self.keys, *self.features, *(self.labels if with_labels else ()))
+
+    def check(self, frame: pd.DataFrame, with_labels: bool = False) -> pd.DataFrame:
+        """``frame`` when it has exactly the declared columns in order with their dtypes; else an error naming them."""
+        expected = self.columns(with_labels)
+        names = [c.name for c in expected]
+        if list(frame.columns) != names:
+            missing = [n for n in names if n not in frame.columns]
+            extra = [n for n in frame.columns if n not in names]
+            raise DataValidationError(
+                f"feature set {self.name!r}: columns differ from the declaration (missing {missing}, unexpected "
+                f"{extra}); update features.{self.name}'s declaration and its function together."
+            )
+        wrong = [f"{c.name} is {frame[c.name].dtype}, declared {c.dtype}" for c in expected
+                 if not _dtype_matches(frame[c.name].dtype, c.dtype)]
+        if wrong:
+            raise DataValidationError(f"feature set {self.name!r}: " + "; ".join(wrong))
+        return frame
+
+    def spark_ddl(self, with_labels: bool = False) -> str:
+        """The output schema as a Spark DDL string (for ``applyInPandas``)."""
+        types = {"str": "string", "float64": "double", "int64": "bigint", "int32": "int", "float32": "float",
+                 "bool": "boolean", "datetime64[us]": "timestamp"}
+        return ", ".join(f"{c.name} {types[c.dtype]}" for c in self.columns(with_labels))
+
+    def to_markdown(self, with_labels: bool = True) -> str:
+        """A table of the set's columns (name, dtype, meaning) for the docs."""
+        rows = ["| column | dtype | meaning |", "|---|---|---|"]
+        for kind, cols in (("key", self.keys), ("feature", self.features), ("label", self.labels if with_labels else ())):
+            rows += [f"| `{c.name}` | {c.dtype} | {c.meaning}{' (key)' if kind == 'key' else ''}"
+                     f"{' (label)' if kind == 'label' else ''} |" for c in cols]
+        return "\n".join(rows)
+
+
+def _dtype_matches(actual, declared: str) -> bool:
+    if declared == "str":
+        return pd.api.types.is_string_dtype(actual)
+    if declared.startswith("datetime64"):
+        return pd.api.types.is_datetime64_dtype(actual)
+    return str(actual) == declared
