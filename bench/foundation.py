@@ -20,7 +20,7 @@ from pathlib import Path
 from features.cleaning import customer_model_orders
 from features.loaders import load_online_retail
 from features.pipeline import build_features
-from features.synthetic import ShopConfig, generate_shop
+from features.synthetic import config_for_order_lines, generate_shop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def bench_online_retail(data: Path) -> dict[str, object]:
 
 
 def bench_generator(order_lines: int) -> dict[str, object]:
-    config = ShopConfig.for_order_lines(order_lines)
+    config = config_for_order_lines(order_lines)
     began = time.perf_counter()
     shop = generate_shop(config)
     seconds = time.perf_counter() - began

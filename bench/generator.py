@@ -2,7 +2,7 @@
 
 Usage: ``.venv/bin/python bench/generator.py [--order-lines 1000000] [--repeats 3] [--seed 42]``
 
-Sizes the shop with :meth:`ShopConfig.for_order_lines` (its pilot run is timed apart), then times
+Sizes the shop with :func:`features.synthetic.config_for_order_lines` (its pilot run is timed apart), then times
 ``generate_shop`` ``--repeats`` times and writes ``bench/results/generator.json``; ``seconds`` is the median.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from features.synthetic import ShopConfig, generate_shop  # noqa: E402
+from features.synthetic import config_for_order_lines, generate_shop  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
 
     began = time.perf_counter()
-    config = ShopConfig.for_order_lines(args.order_lines, seed=args.seed)
+    config = config_for_order_lines(args.order_lines, seed=args.seed)
     sizing_seconds = time.perf_counter() - began
 
     runs = []

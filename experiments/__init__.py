@@ -13,8 +13,9 @@ The facade:
 Methods, formulas and conventions are documented in ``docs/experiments.md`` and in each module.
 """
 
-from experiments.analysis import Comparison, ExperimentResult, evaluate, evaluate_over_time
+from experiments.analysis import ExperimentResult, evaluate, evaluate_over_time
 from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
+from experiments.comparison import Comparison
 from experiments.cupac import (
     CovariateReport,
     customer_value_covariate,

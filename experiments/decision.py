@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from experiments.analysis import Comparison
+    from experiments.comparison import Comparison
     from experiments.srm import SrmResult
 
 Recommendation = Literal["ship", "do not ship", "keep running", "invalid"]

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from experiments.assignment import AssignmentSpec
+from optimization.allocation.options import AllocationOptions
 from optimization.allocation.request import (
-    AllocationOptions,
     DemandIn,
     RegionIn,
     SkuCostIn,

@@ -14,7 +14,7 @@ from features.synthetic.config import (
     ShopConfig,
     ShopConfigError,
 )
-from features.synthetic.shop import SyntheticShop, generate_shop
+from features.synthetic.shop import SyntheticShop, config_for_order_lines, generate_shop
 
 __all__ = [
     "DEFAULT_REGIONS",
@@ -24,5 +24,6 @@ __all__ = [
     "ShopConfig",
     "ShopConfigError",
     "SyntheticShop",
+    "config_for_order_lines",
     "generate_shop",
 ]

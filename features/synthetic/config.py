@@ -39,7 +39,7 @@ def _check_range(
         )
 
 
-def _check_int(name: str, value: int, low: int, high: int, *, hint: str = "") -> None:
+def check_int(name: str, value: int, low: int, high: int, *, hint: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ShopConfigError(
             f"{name}={value!r} is out of range; use an integer from {low:,} to {high:,}"
@@ -236,12 +236,12 @@ class ShopConfig:
     demand: DemandShape = field(default_factory=DemandShape)
 
     def __post_init__(self) -> None:
-        _check_int("customers", self.customers, 1, 10_000_000)
-        _check_int("categories", self.categories, 1, 1_000)
-        _check_int("products", self.products, self.categories, 1_000_000, hint="at least one per category")
-        _check_int("days", self.days, 7, 3_650)
-        _check_int("warehouses", self.warehouses, 1, 1_000)
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        check_int("customers", self.customers, 1, 10_000_000)
+        check_int("categories", self.categories, 1, 1_000)
+        check_int("products", self.products, self.categories, 1_000_000, hint="at least one per category")
+        check_int("days", self.days, 7, 3_650)
+        check_int("warehouses", self.warehouses, 1, 1_000)
+        check_int("seed", self.seed, 0, 2**63 - 1)
         try:
             ts = pd.Timestamp(self.start)
         except (TypeError, ValueError) as exc:
@@ -280,24 +280,3 @@ class ShopConfig:
         if unknown:
             raise ShopConfigError(f"ShopConfig has no parameter(s) {sorted(unknown)}.")
         return replace(self, **changes)
-
-    @classmethod
-    def for_order_lines(cls, order_lines: int, **changes: object) -> ShopConfig:
-        """A config sized to produce about ``order_lines`` order lines (within a few percent).
-
-        The number of customers is calibrated on a pilot shop of 10,000 customers with the same other
-        parameters, so it holds for any ``days``, behaviour or guest share passed in ``changes``.
-
-        Examples
-        --------
-        >>> ShopConfig.for_order_lines(1_000_000).customers  # doctest: +SKIP
-        46360
-        """
-        _check_int("order_lines", order_lines, 1, 500_000_000)
-        from features.synthetic.shop import generate_shop  # local: the generator imports this module
-
-        pilot_customers = 10_000
-        pilot = generate_shop(cls(**{**changes, "customers": pilot_customers}))
-        per_customer = len(pilot.orders) / pilot_customers
-        customers = max(1, round(order_lines / per_customer))
-        return cls(**{**changes, "customers": customers})

@@ -13,7 +13,7 @@ from features.contracts import CONTRACTS
 from features.synthetic.baskets import Lines, Orders, draw_returns, fill_baskets
 from features.synthetic.calendar import Calendar
 from features.synthetic.catalog import build_catalog
-from features.synthetic.config import ShopConfig
+from features.synthetic.config import ShopConfig, ShopConfigError, check_int
 from features.synthetic.customers import Population, draw_tastes, simulate_population
 from features.synthetic.logistics import build_logistics
 from features.synthetic.promotions import plan_promotions
@@ -122,8 +122,6 @@ def generate_shop(config: ShopConfig | None = None) -> SyntheticShop:
     """
     config = config or ShopConfig()
     if not isinstance(config, ShopConfig):
-        from features.synthetic.config import ShopConfigError
-
         raise ShopConfigError(f"generate_shop expects a ShopConfig, got {type(config).__name__}.")
     began = time.perf_counter()
     seeds = np.random.SeedSequence(config.seed).spawn(len(_STAGES))
@@ -282,3 +280,22 @@ def _strings(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns as pandas ``str`` so truth frames match the tables' string dtype."""
     cols = frame.select_dtypes(include=["object", "str"]).columns
     return frame.astype(dict.fromkeys(cols, "str")) if len(cols) else frame
+
+
+def config_for_order_lines(order_lines: int, **changes: object) -> ShopConfig:
+    """A config sized to produce about ``order_lines`` order lines (within a few percent).
+
+    The number of customers is calibrated on a pilot shop of 10,000 customers with the same other
+    parameters, so it holds for any ``days``, behaviour or guest share passed in ``changes``.
+
+    Examples
+    --------
+    >>> config_for_order_lines(1_000_000).customers  # doctest: +SKIP
+    46360
+    """
+    check_int("order_lines", order_lines, 1, 500_000_000)
+    pilot_customers = 10_000
+    pilot = generate_shop(ShopConfig(**{**changes, "customers": pilot_customers}))
+    per_customer = len(pilot.orders) / pilot_customers
+    customers = max(1, round(order_lines / per_customer))
+    return ShopConfig(**{**changes, "customers": customers})

@@ -13,6 +13,7 @@ from optimization.allocation.demand import (
     sum_quantiles,
 )
 from optimization.allocation.errors import AllocationInputError
+from optimization.allocation.options import AllocationOptions
 from optimization.allocation.plan import AllocationPlan
 from optimization.allocation.problem import AllocationProblem, build_problem
 from optimization.allocation.replenishment import (
@@ -23,7 +24,6 @@ from optimization.allocation.replenishment import (
     replenishment_proposal,
 )
 from optimization.allocation.request import (
-    AllocationOptions,
     AllocationRequest,
     DemandIn,
     RegionIn,

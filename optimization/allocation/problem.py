@@ -24,7 +24,7 @@ from optimization.allocation.demand import (
     quantile_levels,
 )
 from optimization.allocation.errors import AllocationInputError
-from optimization.allocation.request import AllocationOptions
+from optimization.allocation.options import AllocationOptions
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from features.synthetic import (
     ShopConfig,
     ShopConfigError,
     SyntheticShop,
+    config_for_order_lines,
     generate_shop,
 )
 from features.validation import validate
@@ -183,7 +184,7 @@ def test_nested_parameters_are_validated() -> None:
 
 
 def test_for_order_lines_sizes_the_shop() -> None:
-    config = ShopConfig.for_order_lines(20_000, days=365, products=150)
+    config = config_for_order_lines(20_000, days=365, products=150)
     lines = len(generate_shop(config).orders)
     assert lines == pytest.approx(20_000, rel=0.1)
     assert config.days == 365 and config.products == 150
