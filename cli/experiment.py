@@ -176,7 +176,7 @@ def cupac(
         raise DataValidationError(f"{features_path} not found; run `shopml features build --cutoff START` first")
     if not rows.exists():
         raise DataValidationError(f"{rows} not found")
-    scorer, versions = cupac_module.load_customer_scorer(settings)
+    scorer, versions = load_customer_scorer(settings)
     frame, report = cupac_module.customer_value_covariate(
         pd.read_parquet(rows), scorer, pd.read_parquet(features_path), unit_column=unit_column,
         prediction=prediction, column=column or prediction, fill_value=fill_value,
@@ -186,6 +186,14 @@ def cupac(
         f"wrote {out}: column {report.column!r} for {report.scored} scored units and {report.filled} without "
         f"pre-period features (set to {report.fill_value:g}); models {versions}; features {features_path}"
     )
+
+
+
+def load_customer_scorer(settings):
+    """The champion customer scorer and its versions (``NotTrainedError`` names the train command)."""
+    from training.customers import load_champion
+
+    return load_champion(settings)
 
 
 @app.command()

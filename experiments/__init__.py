@@ -19,7 +19,6 @@ from experiments.comparison import Comparison
 from experiments.cupac import (
     CovariateReport,
     customer_value_covariate,
-    load_customer_scorer,
     prediction_covariate,
 )
 from experiments.decision import Decision
@@ -59,7 +58,6 @@ __all__ = [
     "evaluate",
     "evaluate_over_time",
     "forest_plot",
-    "load_customer_scorer",
     "minimum_detectable_effect",
     "plan_sample_size",
     "power_at",

@@ -7,6 +7,8 @@ variance falls further (by ``r^2`` of prediction and outcome).
 
 shopml already predicts each customer's 90-day value (``training.customers``' ``CustomerScorer``, column
 ``predicted_value``): :func:`customer_value_covariate` turns it into a covariate column of raw experiment rows.
+The caller passes the scorer in (``shopml experiment cupac`` loads the champion), so this domain does not
+reach into training.
 Validity needs one thing: the prediction must not be affected by the treatment. Score the customer features
 as of the experiment's start (``shopml features build --cutoff START``), never later.
 
@@ -126,9 +128,3 @@ def customer_value_covariate(
     report = CovariateReport(column=column, scored=len(rows) - filled, filled=filled, fill_value=fill_value)
     return rows.assign(**{column: covariate}), report
 
-
-def load_customer_scorer(settings: Any) -> tuple[Any, dict[str, str]]:
-    """The champion ``CustomerScorer`` and its versions (raises ``NotTrainedError`` naming the train command)."""
-    from training.customers import load_champion
-
-    return load_champion(settings)

@@ -61,13 +61,13 @@ def test_user_mistake_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
 
 def test_cupac_adds_the_champion_prediction(tmp_path, monkeypatch):
     """The scorer is a stand-in with the CustomerScorer interface; the command reads and writes Parquet."""
-    from experiments import cupac
+    from cli import experiment as experiment_cli
 
     class Scorer:
         def score(self, features):
             return pd.DataFrame({"customer_id": features["customer_id"], "predicted_value": 2.0 * features["spend_90d"]})
 
-    monkeypatch.setattr(cupac, "load_customer_scorer", lambda settings: (Scorer(), {"customer_value": "3"}))
+    monkeypatch.setattr(experiment_cli, "load_customer_scorer", lambda settings: (Scorer(), {"customer_value": "3"}))
     pd.DataFrame({"customer_id": ["a", "b"], "spend_90d": [10.0, 20.0]}).to_parquet(tmp_path / "customers.parquet")
     pd.DataFrame({"unit_id": ["a", "b", "new"], "variant": ["control", "b", "b"]}).to_parquet(tmp_path / "rows.parquet")
     result = runner.invoke(app, ["experiment", "cupac", str(tmp_path / "rows.parquet"), "--out", str(tmp_path / "out.parquet"),
