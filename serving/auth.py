@@ -3,8 +3,9 @@
 Keys are stored as SHA-256 digests (settings ``serve_api_keys``); a presented key is hashed and compared with
 every stored digest by :func:`hmac.compare_digest`, so the time taken does not depend on how much of a key was
 right nor on which key matched. No key, an unknown key, or a malformed header gives 401; a valid key whose
-roles may not call the route gives 403. Health, metrics and the OpenAPI documents are open. Keys never reach a
-log: only the key's configured ``name`` is attached to the request (``scope["state"]["api_key"]``).
+roles may not call the route gives 403. Health, metrics and the OpenAPI documents are open; every other path
+needs a key whose role is listed for it exactly (deny by default: an unlisted path admits only admin). Keys
+never reach a log: only the key's configured ``name`` is attached to the request (``scope["state"]["api_key"]``).
 """
 
 from __future__ import annotations
@@ -30,25 +31,39 @@ class Role(StrEnum):
 
 
 ANY_ROLE = frozenset(Role)
+_STOREFRONT = frozenset({Role.STOREFRONT})
+_MARKETING = frozenset({Role.MARKETING})
+_LOGISTICS = frozenset({Role.LOGISTICS})
 
 ROUTE_ROLES: dict[str, frozenset[Role]] = {
-    "/v1/recommend": frozenset({Role.STOREFRONT}),
-    "/v1/similar-items": frozenset({Role.STOREFRONT}),
+    "/v1/recommend": _STOREFRONT,
+    "/v1/similar-items": _STOREFRONT,
     "/v1/experiments/assign": frozenset({Role.STOREFRONT, Role.MARKETING}),
-    "/v1/customers/score": frozenset({Role.MARKETING}),
-    "/v1/audiences": frozenset({Role.MARKETING}),
-    "/v1/experiments/evaluate": frozenset({Role.MARKETING}),
-    "/v1/experiments/size": frozenset({Role.MARKETING}),
-    "/v1/forecast": frozenset({Role.LOGISTICS}),
-    "/v1/routes/plan": frozenset({Role.LOGISTICS}),
-    "/v1/routes/plan-task": frozenset({Role.LOGISTICS}),
-    "/v1/stock/allocate": frozenset({Role.LOGISTICS}),
+    "/v1/customers/score": _MARKETING,
+    "/v1/audiences": _MARKETING,
+    "/v1/experiments/evaluate": _MARKETING,
+    "/v1/experiments/size": _MARKETING,
+    "/v1/forecast": _LOGISTICS,
+    "/v1/routes/plan": _LOGISTICS,
+    "/v1/routes/plan-task": _LOGISTICS,
+    "/v1/routes/plan-task/submit": _LOGISTICS,
+    "/v1/routes/plan-task/status": _LOGISTICS,
+    "/v1/routes/plan-task/get": _LOGISTICS,
+    "/v1/routes/plan-task/retry": _LOGISTICS,
+    "/v1/routes/plan-task/cancel": _LOGISTICS,
+    "/v1/stock/allocate": _LOGISTICS,
     "/v1/models": ANY_ROLE,
-    "/v1/admin": frozenset({Role.ADMIN}),
+    "/v1/admin/reload": frozenset({Role.ADMIN}),
 }
-"""Roles allowed per route prefix (the longest matching prefix wins); admin is always allowed."""
+"""Roles allowed per route, by exact path; admin is always allowed. A route that is neither here nor open is
+denied to every other role (deny by default), and a test fails on any mounted route missing from both."""
 
-OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json", "/v1/openapi.json"})
+OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json", "/v1/openapi.json",
+                        "/"})
+"""Paths served without a key: probes, metrics and the API documents (``/`` is BentoML's Swagger UI)."""
+
+OPEN_PREFIXES = ("/static_content/",)
+"""BentoML's Swagger UI assets."""
 
 
 def hash_key(key: str) -> str:
@@ -88,14 +103,10 @@ class KeyRing:
 
 
 def allowed_roles(path: str) -> frozenset[Role] | None:
-    """Roles that may call ``path`` (longest matching prefix), or None for an open path."""
-    if path in OPEN_PATHS or not path.startswith("/v1"):
+    """Roles that may call ``path``: None for an open path, the empty set (admin only) for an unlisted one."""
+    if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
         return None
-    best, roles = -1, ANY_ROLE
-    for prefix, prefix_roles in ROUTE_ROLES.items():
-        if (path == prefix or path.startswith(prefix + "/")) and len(prefix) > best:
-            best, roles = len(prefix), prefix_roles
-    return roles
+    return ROUTE_ROLES.get(path, frozenset())
 
 
 def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -143,6 +154,9 @@ class AuthMiddleware:
         if principal is None:
             return await _deny(send, 401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
         if Role.ADMIN not in principal.roles and not (principal.roles & roles):
+            if not roles:
+                return await _deny(send, 403, f"{scope['path']} is not a route this service offers to role(s) "
+                                              f"{', '.join(sorted(principal.roles))}")
             need = ", ".join(sorted(roles))
             return await _deny(send, 403, f"key {principal.name!r} may not call {scope['path']}; it needs role {need}")
         scope.setdefault("state", {})["api_key"] = principal.name
