@@ -32,7 +32,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	.uv/bin/pip install --quiet uv
 
 lint: env
-	$(UV) run --frozen ruff check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 bench: env
 	for script in bench/*.py; do $(VENV)/bin/python $$script || exit 1; done
