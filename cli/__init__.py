@@ -14,6 +14,7 @@ import warnings
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cli import data, experiment, features, models, plan, report, score, train
 from shopml.errors import ShopmlError
@@ -72,7 +73,7 @@ def main() -> None:
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except (ShopmlError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        err_console.print(f"[bold red]error:[/] {_describe(exc)}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(_describe(exc))}", highlight=False)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")

@@ -73,6 +73,8 @@ def detect_format(path: Path) -> str:
     columns = set(head.columns)
     if columns & {"InvoiceNo", "Invoice"}:
         return "online-retail"
+    if {"date", "dollars"} <= {str(c).strip().lower() for c in columns}:
+        return "cdnow"
     if set(ORDERS.column_names) <= columns:
         return "canonical"
     raise DataValidationError(
@@ -244,7 +246,8 @@ def customers_from_orders(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_cdnow(path: str | Path, *, now: pd.Timestamp | None = None) -> LoadResult:
-    """Read the CDNOW transaction log (customer, sample id, YYYYMMDD, number of CDs, dollars).
+    """Read a CDNOW transaction log: the sample (customer, sample id, YYYYMMDD, CDs, dollars) or the full
+    master file (customer, YYYYMMDD, CDs, dollars), either with or without a header line.
 
     Each row becomes one order line of SKU ``CD`` with ``unit_price = dollars / CDs``. Rows with zero
     dollars or zero CDs are rejected (counted in the report); :func:`load_cdnow_transactions` keeps every
@@ -273,27 +276,66 @@ def load_cdnow(path: str | Path, *, now: pd.Timestamp | None = None) -> LoadResu
     )
 
 
+CDNOW_LAYOUTS = {
+    5: ("customer_id", "sample_id", "date", "units", "spend"),  # the 1/10 sample: customer, sample id, ...
+    4: ("customer_id", "date", "units", "spend"),  # the full master file: customer, YYYYMMDD, CDs, dollars
+}
+"""CDNOW files by column count; either may start with a header line and use spaces, tabs or commas."""
+
+
 def load_cdnow_transactions(path: str | Path) -> pd.DataFrame:
-    """All CDNOW rows as ``customer_id, ordered_at, units, spend`` (no row dropped)."""
+    """All CDNOW rows as ``customer_id, ordered_at, units, spend`` (no row dropped).
+
+    Accepts both layouts in :data:`CDNOW_LAYOUTS`, with or without a header line. A row that breaks the
+    layout raises one error naming its line in the file, the column and the value, so it can be fixed.
+    """
     try:
-        tx = pd.read_csv(
-            path, sep=r"\s+", header=None, names=["customer_id", "sample_id", "date", "units", "spend"],
-            dtype={"customer_id": "str", "sample_id": "str", "date": "str"},
-        )
+        raw = pd.read_csv(path, sep=r"[\s,;]+", header=None, dtype="str", engine="python", skip_blank_lines=True)
     except (ValueError, pd.errors.ParserError) as exc:
-        raise DataValidationError(f"{path}: not a CDNOW file (customer, sample id, YYYYMMDD, CDs, dollars): {exc}") from exc
-    dates = pd.to_datetime(tx["date"], format="%Y%m%d", errors="coerce")
-    if dates.isna().any():
-        bad = np.flatnonzero(dates.isna())[:5]
-        raise DataValidationError(f"{path}: date column is not YYYYMMDD in rows {list(bad)}; fix those rows.")
+        raise DataValidationError(
+            f"{path}: not a CDNOW file ({_cdnow_layouts()}): {exc}"
+        ) from exc
+    raw = raw.dropna(axis=1, how="all")  # leading whitespace gives an empty first column
+    names = CDNOW_LAYOUTS.get(raw.shape[1])
+    if names is None:
+        raise DataValidationError(
+            f"{path}: {raw.shape[1]} columns; a CDNOW file has {_cdnow_layouts()}. Check the separator and the layout."
+        )
+    raw.columns = list(names)
+    first_line = 1
+    if len(raw) and not str(raw["date"].iloc[0]).isdigit():  # a header line names the columns
+        raw, first_line = raw.iloc[1:], 2
+    raw = raw.reset_index(drop=True)
+    line = np.arange(len(raw)) + first_line
+    dates = pd.to_datetime(raw["date"], format="%Y%m%d", errors="coerce")
+    units = pd.to_numeric(raw["units"], errors="coerce")
+    spend = pd.to_numeric(raw["spend"], errors="coerce")
+    for column, bad, expected in (
+        ("date", dates.isna(), "a date written YYYYMMDD"),
+        ("CDs", units.isna() | (units != units.round()), "a whole number of CDs"),
+        ("dollars", spend.isna(), "an amount in dollars"),
+        ("customer", raw["customer_id"].isna(), "a customer id"),
+    ):
+        if bad.any():
+            where = np.flatnonzero(bad.to_numpy())
+            source = {"CDs": "units", "dollars": "spend", "customer": "customer_id"}.get(column, column)
+            examples = ", ".join(f"line {line[i]} ({raw[source].iloc[i]!r})" for i in where[:5])
+            raise DataValidationError(
+                f"{path}: {len(where)} row(s) whose {column} is not {expected}, e.g. {examples}; fix those lines "
+                f"(layout: {', '.join(names)})."
+            )
     return pd.DataFrame(
         {
-            "customer_id": tx["customer_id"].str.lstrip("0").astype("str"),
+            "customer_id": raw["customer_id"].str.lstrip("0").astype("str"),
             "ordered_at": dates.astype("datetime64[us]"),
-            "units": tx["units"].astype("int64"),
-            "spend": tx["spend"].astype("float64"),
+            "units": units.astype("int64"),
+            "spend": spend.astype("float64"),
         }
     )
+
+
+def _cdnow_layouts() -> str:
+    return " or ".join(f"{n} columns ({', '.join(c)})" for n, c in CDNOW_LAYOUTS.items())
 
 
 def load_canonical(path: str | Path, *, now: pd.Timestamp | None = None) -> LoadResult:

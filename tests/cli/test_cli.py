@@ -40,6 +40,15 @@ def test_user_mistakes_exit_2_with_one_line_and_no_traceback(tmp_path: Path):
         assert expected in result.stderr and "Traceback" not in result.stderr
 
 
+def test_error_messages_keep_their_bracketed_examples(tmp_path: Path):
+    """Rich markup must not eat ``[...]`` in a message: the CDNOW error's examples reach the user intact."""
+    bad = tmp_path / "cdnow.txt"
+    bad.write_text("customer date cds dollars\n00001 19970101 1 11.77\n00002 1997x112 1 12.00\n")
+    result = run(["data", "load", str(bad), "--format", "cdnow"], tmp_path)
+    assert result.returncode == 2
+    assert "line 3 ('1997x112')" in " ".join(result.stderr.split()), result.stderr
+
+
 def test_bad_option_values_are_usage_errors(tmp_path: Path):
     result = run(["features", "build", "--horizon", "0"], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -63,3 +72,24 @@ def test_exit_codes_from_commands_survive_the_entry_point(monkeypatch):
     finally:
         app.registered_commands.pop()
     assert exited.value.code == 3
+
+
+def test_error_text_is_printed_verbatim(monkeypatch, capsys):
+    """A message with ``[...]`` (example rows, lists of names) is not read as Rich markup and swallowed."""
+    import pytest
+
+    from cli import app, main
+    from shopml.errors import ShopmlError
+
+    @app.command("fail-with-brackets")
+    def _fail() -> None:
+        raise ShopmlError("bad rows [np.int64(3)] in [customer_id]")
+
+    monkeypatch.setattr(sys, "argv", ["shopml", "fail-with-brackets"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        app.registered_commands.pop()
+    assert exited.value.code == 2
+    assert "bad rows [np.int64(3)] in [customer_id]" in capsys.readouterr().err

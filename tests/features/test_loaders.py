@@ -62,6 +62,43 @@ def test_cdnow_keeps_every_transaction_and_rejects_zero_value_lines(tmp_path: Pa
     assert result.orders["unit_price"].round(3).tolist() == [14.665, 14.865]
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_cdnow_master_and_sample_layouts_give_the_same_transactions():
+    """The full master file (4 columns, header line) and the sample (5 columns, no header) hold the same rows."""
+    master = load_cdnow_transactions(FIXTURES / "cdnow_master.txt")
+    sample = load_cdnow_transactions(FIXTURES / "cdnow_sample.txt")
+    pd.testing.assert_frame_equal(master, sample)
+    assert master["customer_id"].tolist() == ["4", "4", "4", "18", "21"]
+    assert master["units"].sum() == 9 and master["ordered_at"].min() == pd.Timestamp("1997-01-01")
+    result = load(FIXTURES / "cdnow_master.txt", "cdnow", now=pd.Timestamp("2024-01-01"))
+    assert len(result.orders) == 4 and result.reports[0].rejected == {"non positive price": 1}
+
+
+def test_cdnow_master_as_csv_is_detected(tmp_path: Path):
+    path = tmp_path / "master.csv"
+    path.write_text((FIXTURES / "cdnow_master.txt").read_text().replace(" ", ","))
+    assert detect_format(path) == "cdnow"
+    assert len(load_cdnow_transactions(path)) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("customer date cds dollars\n00001 19970101 1 11.77\n00002 1997x112 1 12.00\n",
+         r"1 row\(s\) whose date is not a date written YYYYMMDD, e.g. line 3 \('1997x112'\)"),
+        ("00001 19970101 1.5 11.77\n", r"whose CDs is not a whole number of CDs, e.g. line 1 \('1.5'\)"),
+        ("00001 19970101 1 11.77 x y\n", r"6 columns; a CDNOW file has 5 columns .* or 4 columns"),
+    ],
+)
+def test_cdnow_errors_name_the_line_column_and_value(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(DataValidationError, match=message):
+        load_cdnow_transactions(path)
+
+
 def test_canonical_folder_round_trip_rejects_unknown_skus(tmp_path: Path):
     orders = pd.DataFrame({
         "order_id": ["1", "2"], "customer_id": ["a", "b"], "sku": ["X", "Y"], "quantity": [1, 2],
