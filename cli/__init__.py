@@ -7,10 +7,7 @@ request) exits with status 2 and one readable message; anything else is a bug an
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import warnings
 
 import typer
 from rich.console import Console
@@ -18,6 +15,7 @@ from rich.markup import escape
 
 from cli import data, experiment, features, models, plan, report, score, train
 from shopml.errors import ShopmlError
+from shopml.logs import configure_logging
 
 app = typer.Typer(
     name="shopml",
@@ -52,16 +50,7 @@ err_console = Console(stderr=True)
 
 @app.callback()
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:  # MLflow's own INFO lines and schema hints drown the summary tables; -v shows them
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
-        # MLflow's log_model re-enables UserWarnings inside itself (filter_user_warnings_once), so its
-        # "Add type hints" notice still shows once; the schema hints emitted outside it are silenced here.
-        for hint in ("Add type hints", "An input example was not provided", "Hint: Inferred schema"):
-            warnings.filterwarnings("ignore", message=f".*{hint}")
+    configure_logging(verbose)
 
 
 def main() -> None:
