@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from features.cleaning import customer_model_orders, demand_orders
-from features.customers import CUSTOMER_FEATURES, customer_features, customer_labels
-from features.demand import DemandFeatureSpec, demand_features, demand_series
-from features.interactions import build_interactions, save_interactions
+from features.customers import CUSTOMER_SET, build_customer_features, check_label_window, label_data_end
+from features.demand import DemandFeatureSpec, build_demand_features, demand_feature_set
+from features.interactions import BUYER_SET, INTERACTION_SET, build_buyer_features, build_interaction_features
+from features.items import ITEM_SET, build_item_features
 from features.store import fingerprint
 from shopml.errors import DataValidationError
 
@@ -92,43 +93,45 @@ def build_features(
     }
     customer_orders, set_aside = customer_model_orders(orders)
     step("customers")
-    features = customer_features(orders.loc[orders["customer_id"].notna()], cutoff, products)
+    data_end = label_data_end(orders)
     try:
-        labels = customer_labels(customer_orders, cutoff, horizon_days)
-        customers = features.join(labels, how="left")
-        label_note = None
+        check_label_window(cutoff, horizon_days, data_end)
+        label_horizon, label_note = horizon_days, None
     except DataValidationError as exc:
-        customers, label_note = features, str(exc)
-    customers.reset_index().to_parquet(staging / "customers.parquet", index=False)
+        label_horizon, label_note = None, str(exc)
+    customers = build_customer_features(orders, cutoff, products=products, horizon_days=label_horizon, data_end=data_end)
+    customers.to_parquet(staging / "customers.parquet", index=False)
     manifest["tables"]["customers"] = {
         "rows": len(customers),
-        "features": list(CUSTOMER_FEATURES),
-        "labels": [c for c in ("orders_next", "churned", "spend_next") if c in customers.columns],
+        "features": CUSTOMER_SET.feature_names,
+        "labels": CUSTOMER_SET.label_names if label_horizon is not None else [],
         "labels_missing_because": label_note,
         "set_aside": set_aside,
     }
 
     step("interactions")
-    matrix = build_interactions(customer_orders, cutoff)
-    files = save_interactions(matrix, staging / "interactions")
-    manifest["tables"]["interactions"] = {
-        "rows": int(matrix.counts.nnz),
-        "shape": list(matrix.shape),
-        "half_life_days": matrix.half_life_days,
-        "files": files,
-    }
+    half_life_days = 60.0
+    for feature_set, table in (
+        (INTERACTION_SET, build_interaction_features(customer_orders, cutoff, half_life_days=half_life_days)),
+        (BUYER_SET, build_buyer_features(customer_orders, cutoff)),
+        (ITEM_SET, build_item_features(customer_orders, cutoff, products)),
+    ):
+        table.to_parquet(staging / f"{feature_set.name}.parquet", index=False)
+        manifest["tables"][feature_set.name] = {"rows": len(table), "features": feature_set.feature_names}
+    manifest["tables"]["interactions"]["half_life_days"] = half_life_days
 
     sales, demand_set_aside = demand_orders(orders)
     spec = demand_spec or DemandFeatureSpec()
+    demand_set = demand_feature_set(spec)
     for name, freq, by_region in (("demand_weekly", "W", False), ("demand_daily", "D", False), ("demand_weekly_region", "W", True)):
-        step(name)
-        panel = demand_series(sales, freq=freq, cutoff=cutoff, by_region=by_region)
-        panel = demand_features(panel, spec, freq=freq)
-        panel.to_parquet(staging / f"{name}.parquet", index=False)
+        step(name)  # the forecaster's features (features.demand), one row per series and period; by region adds SKU x country
+        table = build_demand_features(sales, cutoff, freq=freq, by_region=by_region, spec=spec, products=products)
+        table.to_parquet(staging / f"{name}.parquet", index=False)
         manifest["tables"][name] = {
-            "rows": len(panel),
-            "series": int(panel.groupby([k for k in ("sku", "region") if k in panel.columns]).ngroups) if len(panel) else 0,
-            "features": spec.names(freq),
+            "rows": len(table),
+            "series": int(table.groupby(["sku", "region"]).ngroups) if len(table) else 0,
+            "keys": demand_set.key_names,
+            "features": demand_set.feature_names,
             "set_aside": demand_set_aside,
         }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))

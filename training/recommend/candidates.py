@@ -4,9 +4,10 @@ Candidates for a customer are the union of the top ``per_source`` items of EASE,
 popularity, never an item the customer already bought. Each (customer, item) pair gets the features in
 :data:`FEATURES`: the base models' scores and ranks, item popularity over all time, the last 28 days and
 its trend against the 28 days before, item price and age, the customer's affinity to the item's category and
-how long ago they last bought in it, and a few customer totals. Everything reads only data before the
-cutoff, so a ranker fitted on one cutoff's features and the next window's purchases never sees its
-evaluation window.
+how long ago they last bought in it, and a few customer totals. Everything but the model scores is read
+from the feature layer's rows in :class:`TrainingData` (``features.items``, ``features.interactions``), which
+hold only data before the cutoff, so a ranker fitted on one cutoff's features and the next window's
+purchases never sees its evaluation window.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from training.recommend.data import TrainingData
 from training.recommend.ease import EASE
 from training.recommend.evaluate import top_k
 from training.recommend.itemknn import ItemKNN
-from training.recommend.popularity import buyer_counts
 
 FEATURES = (
     "ease_score", "ease_rank", "knn_score", "knn_rank",
@@ -64,44 +63,35 @@ class FeatureSpace:
 
     @classmethod
     def build(cls, data: TrainingData) -> FeatureSpace:
-        orders, cutoff, skus = data.orders, data.cutoff, data.skus
-        day = pd.Timedelta(days=1)
-        recent = orders["ordered_at"] >= cutoff - 28 * day
-        before = (orders["ordered_at"] >= cutoff - 56 * day) & ~recent
-        buyers = buyer_counts(orders, skus)
-        buyers_28 = buyer_counts(orders.loc[recent], skus)
-        buyers_prev = buyer_counts(orders.loc[before], skus)
-        by_item = orders.groupby("sku")["ordered_at"].agg(["min", "max"]).reindex(skus)
-        rows, cols = data.item_codes(orders)
+        """Gather the feature layer's item, buyer and interaction rows (nothing here reads raw orders)."""
+        items, buyers, table = data.item_table, data.buyer_table, data.interaction_table
+        buyers_28 = items["buyers_28d"].to_numpy(dtype="float32")
+        buyers_prev = items["buyers_28d_before"].to_numpy(dtype="float32")
+        rows, cols = data.item_codes(table)
         n_cat = len(data.categories)
         cat = data.item_category[cols]
         affinity = np.zeros((data.n_customers, n_cat), dtype="float32")
-        np.add.at(affinity, (rows, cat), 1.0)
+        np.add.at(affinity, (rows, cat), table["order_lines"].to_numpy(dtype="float32"))
         affinity /= np.maximum(affinity.sum(axis=1, keepdims=True), 1.0)
-        age = ((cutoff - orders["ordered_at"]) / day).to_numpy()
         since = np.full((data.n_customers, n_cat), NEVER_DAYS, dtype="float32")
-        np.minimum.at(since, (rows, cat), age.astype("float32"))
-        by_customer = orders.groupby("customer_id").agg(orders=("order_id", "nunique"), last=("ordered_at", "max"))
-        by_customer = by_customer.reindex(data.customer_ids)
+        np.minimum.at(since, (rows, cat), table["days_since_last_purchase"].to_numpy(dtype="float32"))
         countries, country_code = np.unique(data.customer_country.astype(str), return_inverse=True)
         country_buyers = np.zeros((len(countries), data.n_items), dtype="float32")
-        line_country = pd.Index(countries).get_indexer(data.customer_country[rows].astype(str))
-        pairs = np.unique(np.stack([line_country, cols, rows]), axis=1)
-        np.add.at(country_buyers, (pairs[0], pairs[1]), 1.0)
+        np.add.at(country_buyers, (country_code[rows], cols), 1.0)  # one interaction row per (buyer, item)
         country_buyers /= np.maximum(country_buyers.sum(axis=1, keepdims=True), 1.0) / 1000.0
         return cls(
-            item_buyers=buyers,
+            item_buyers=items["buyers"].to_numpy(dtype="float32"),
             item_buyers_28d=buyers_28,
             item_trend_28d=((buyers_28 + 1.0) / (buyers_prev + 1.0)).astype("float32"),
             item_log_price=np.log1p(np.nan_to_num(data.item_price)).astype("float32"),
-            item_age_days=((cutoff - by_item["min"]) / day).to_numpy(dtype="float32"),
-            item_days_since_sale=((cutoff - by_item["max"]) / day).to_numpy(dtype="float32"),
+            item_age_days=items["days_since_first_sale"].to_numpy(dtype="float32"),
+            item_days_since_sale=items["days_since_last_sale"].to_numpy(dtype="float32"),
             item_category=data.item_category,
             cat_affinity=affinity,
             cat_days_since=since,
             cust_items=np.diff(data.interactions.counts.indptr).astype("float32"),
-            cust_orders=by_customer["orders"].to_numpy(dtype="float32"),
-            cust_days_since=((cutoff - by_customer["last"]) / day).to_numpy(dtype="float32"),
+            cust_orders=buyers["orders_total"].to_numpy(dtype="float32"),
+            cust_days_since=buyers["days_since_last_purchase"].to_numpy(dtype="float32"),
             customer_country_code=country_code.astype("int32"),
             country_buyers=country_buyers,
             countries=np.asarray(countries, dtype=object),

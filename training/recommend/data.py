@@ -2,9 +2,10 @@
 
 A :class:`TrainingData` holds the purchases strictly before a cutoff (the only data any model may see) with
 its customer and item vocabularies, the interaction matrices, each customer's country and each item's
-category and price. :func:`protocol_split` adds the truth of the Online Retail protocol (PROTOCOLS.md): for
-every customer with a training purchase, the items first bought in ``[cutoff, end)`` that the customer had
-not bought before and that exist in training.
+category and price, all read from the feature layer (:mod:`features.interactions`, :mod:`features.items`);
+nothing here computes a feature. :func:`protocol_split` adds the truth of the Online Retail protocol
+(PROTOCOLS.md): for every customer with a training purchase, the items first bought in ``[cutoff, end)``
+that the customer had not bought before and that exist in training.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from features.cleaning import customer_model_orders
-from features.interactions import InteractionMatrix, build_interactions
+from features.interactions import InteractionMatrix, build_buyer_features, build_interaction_features
+from features.items import build_item_features
 from shopml.errors import DataValidationError
 
 log = logging.getLogger(__name__)
-
-UNKNOWN_CATEGORY = "unknown"
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class TrainingData:
         Country of each customer's latest order, aligned with ``interactions.customer_ids``.
     item_category, item_price
         Category code (index into ``categories``) and median unit price of each item.
+    interaction_table, buyer_table, item_table
+        The feature layer's rows (``features.interactions.INTERACTION_SET``, ``BUYER_SET``,
+        ``features.items.ITEM_SET``): interactions sorted by customer then item, buyers aligned with
+        ``customer_ids``, items with ``skus``. The arrays above are read from them.
     """
 
     orders: pd.DataFrame
@@ -47,6 +51,9 @@ class TrainingData:
     item_category: np.ndarray
     categories: np.ndarray
     item_price: np.ndarray
+    interaction_table: pd.DataFrame
+    buyer_table: pd.DataFrame
+    item_table: pd.DataFrame
 
     @property
     def cutoff(self) -> pd.Timestamp:
@@ -97,15 +104,13 @@ def training_data(
             f"no purchases by known customers before {cutoff:%Y-%m-%d}: the training window is empty; "
             "pick a later cutoff or load more data."
         )
-    interactions = build_interactions(sales, cutoff, half_life_days=half_life_days)
-    latest = sales.sort_values("ordered_at", kind="stable").groupby("customer_id")["country"].last()
-    country = latest.reindex(interactions.customer_ids).fillna("").astype(str).to_numpy(dtype=object)
-    price = sales.groupby("sku")["unit_price"].median().reindex(interactions.skus).to_numpy(dtype="float32")
-    category = pd.Series(UNKNOWN_CATEGORY, index=pd.Index(interactions.skus, name="sku"), dtype=object)
-    if products is not None and "category" in products:
-        known = products.drop_duplicates("sku").set_index("sku")["category"].astype(object)
-        category = known.reindex(category.index).fillna(UNKNOWN_CATEGORY).astype(object)
-    codes, categories = pd.factorize(category.to_numpy(dtype=object), sort=True)
+    table = build_interaction_features(sales, cutoff, half_life_days=half_life_days)
+    interactions = InteractionMatrix.from_table(table, cutoff, half_life_days)
+    buyers = build_buyer_features(sales, cutoff).set_index("customer_id").reindex(interactions.customer_ids)
+    country = buyers["last_order_country"].fillna("").astype(str).to_numpy(dtype=object)
+    items = build_item_features(sales, cutoff, products).set_index("sku").reindex(interactions.skus)
+    price = items["median_unit_price"].to_numpy(dtype="float32")
+    codes, categories = pd.factorize(items["category"].to_numpy(dtype=object), sort=True)
     return TrainingData(
         orders=sales.reset_index(drop=True),
         interactions=interactions,
@@ -113,6 +118,9 @@ def training_data(
         item_category=codes.astype("int32"),
         categories=np.asarray(categories, dtype=object),
         item_price=price,
+        interaction_table=table,
+        buyer_table=buyers,
+        item_table=items,
     )
 
 

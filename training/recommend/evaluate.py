@@ -74,15 +74,28 @@ def metrics_dict(metrics: dict[int, TopKMetrics]) -> dict[str, float]:
 
 
 def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Column indices of the ``k`` best scores per row, best first (deterministic for equal inputs).
+    """Column indices of the ``k`` best scores per row, best first; equal scores go to the lower column index.
 
-    ``exclude`` is a boolean mask of the same shape; excluded cells never appear.
+    ``exclude`` is a boolean mask of the same shape; excluded cells never appear (-1 pads rows with fewer
+    than ``k`` allowed columns). ``np.argpartition`` alone picks among equal scores at the k-th place by the
+    CPU's SIMD path, which made benchmark figures differ between machines; rows with such a tie are settled
+    explicitly, so the result equals a stable sort of every row (tested against that oracle).
     """
     scores = np.array(scores, dtype="float64", copy=True)
     if exclude is not None:
         scores[exclude] = -np.inf
     k = min(k, scores.shape[1])
+    if k == 0:
+        return np.empty((scores.shape[0], 0), dtype=np.int64)
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    kth = part_scores.min(axis=1)
+    tied_everywhere = (scores == kth[:, None]).sum(axis=1)
+    tied_inside = (part_scores == kth[:, None]).sum(axis=1)
+    for row in np.flatnonzero(tied_everywhere > tied_inside):
+        above = np.flatnonzero(scores[row] > kth[row])
+        tied = np.flatnonzero(scores[row] == kth[row])
+        part[row] = np.concatenate([above, tied[: k - len(above)]])
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     result = np.take_along_axis(part, order, axis=1)

@@ -33,3 +33,16 @@ def test_top_k_orders_and_excludes():
     exclude = np.array([[False, True, False, False]])
     assert top_k(scores, 3, exclude).tolist() == [[3, 2, 0]]
     assert top_k(scores, 4, exclude).tolist() == [[3, 2, 0, -1]]
+
+
+def test_top_k_equals_a_stable_sort_with_many_ties():
+    """Ties at the k-th place go to the lower column, as a stable sort of every row would choose (the oracle);
+    argpartition alone chose by the CPU's SIMD path, so figures differed between machines."""
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 4, size=(300, 57)).astype("float64")  # few distinct values: ties everywhere
+    exclude = rng.random(scores.shape) < 0.2
+    for k in (1, 5, 10, 57):
+        masked = np.where(exclude, -np.inf, scores)
+        oracle = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+        oracle = np.where(np.take_along_axis(masked, oracle, axis=1) == -np.inf, -1, oracle)
+        np.testing.assert_array_equal(top_k(scores, k, exclude), oracle)
