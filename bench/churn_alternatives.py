@@ -37,13 +37,12 @@ class Variants:
     """The chosen churn recipe's design and booster, with the knobs each dropped idea turns."""
 
     def __init__(self, tables: dict[str, pd.DataFrame]) -> None:
-        from features.cleaning import customer_model_orders
+        from features.customers import label_data_end
 
         self.tables = tables
         self.cache: dict = {}
         orders = tables["orders"]
-        self.known = orders.loc[orders["customer_id"].notna()]
-        self.clean, _ = customer_model_orders(orders)
+        self.data_end = label_data_end(orders)
         self.first = orders["ordered_at"].min().floor("D")
         self.horizon_frames: dict = {}
 
@@ -79,7 +78,8 @@ class Variants:
 
         if (cutoff, horizon) not in self.horizon_frames:
             products = self.tables.get("products")
-            self.horizon_frames[cutoff, horizon] = cutoff_frame(self.known, self.clean, cutoff, horizon, products)[0]
+            self.horizon_frames[cutoff, horizon] = cutoff_frame(self.tables["orders"], cutoff, horizon, products,
+                                                                self.data_end)[0]
         return self.horizon_frames[cutoff, horizon]
 
     def auc(self, cutoff: str, variant: str, **options) -> float:

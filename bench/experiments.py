@@ -308,7 +308,7 @@ class _CustomerScorer:
 def bench_variance_reduction(splits: int) -> dict:
     """CUPED vs CUPAC on Online Retail I customers (PROTOCOLS cutoffs), over random hash splits."""
     from features.cleaning import customer_model_orders
-    from features.customers import customer_features, customer_labels
+    from features.customers import CUSTOMER_SET, build_customer_features
     from features.loaders import load_online_retail
 
     path = DATA / "online_retail" / "online_retail_I.csv.gz"
@@ -316,9 +316,10 @@ def bench_variance_reduction(splits: int) -> dict:
         return {"skipped": f"{path} not found"}
     orders, _ = customer_model_orders(load_online_retail(path).orders)
     train_cutoff, start = "2011-06-01", "2011-09-01"
-    scorer = _CustomerScorer(customer_features(orders, train_cutoff), customer_labels(orders, train_cutoff, 90))
-    features = customer_features(orders, start)
-    labels = customer_labels(orders, start, 90)
+    train = build_customer_features(orders, train_cutoff, horizon_days=90).set_index("customer_id")
+    scorer = _CustomerScorer(train[CUSTOMER_SET.feature_names], train[CUSTOMER_SET.label_names])
+    at_start = build_customer_features(orders, start, horizon_days=90).set_index("customer_id")
+    features, labels = at_start[CUSTOMER_SET.feature_names], at_start[CUSTOMER_SET.label_names]
     rows = pd.DataFrame({
         "unit_id": labels.index.astype(str),
         "spend": labels["spend_next"].to_numpy(),

@@ -27,11 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from features.cleaning import demand_orders  # noqa: E402
-from features.demand import demand_series  # noqa: E402
+from features.demand import DemandPanel, demand_series  # noqa: E402
 from features.loaders import load_online_retail  # noqa: E402
 from training.forecast.backtest import rolling_origin  # noqa: E402
-from training.forecast.data import DemandPanel  # noqa: E402
-from training.forecast.features import series_state  # noqa: E402
+from training.forecast.features import scaled_state  # noqa: E402
 from training.forecast.model import GlobalForecastModel, ModelParams, static_features  # noqa: E402
 from training.forecast.predict import Forecaster  # noqa: E402
 
@@ -70,7 +69,7 @@ def predict_speed(model: GlobalForecastModel, panel: DemandPanel, products: pd.D
     keys = pd.DataFrame({"sku": [f"S{i:05d}" for i in range(n)], "region": "ALL"})
     big = DemandPanel(keys, panel.periods, panel.values[rows] * rng.uniform(0.5, 2.0, (n, 1)), "W")
     started = time.perf_counter()
-    state, scale = series_state(big.values, model.fitted_.spec, origins=[big.n_periods - 1])
+    state, scale = scaled_state(big.values, model.fitted_.spec, origins=[big.n_periods - 1])
     static, _ = static_features(big.keys, None)
     forecaster = Forecaster(model.fitted_, big.keys, big.periods[-1], state[:, -1], scale[:, -1], static, model.profile_)
     frame = forecaster.forecast(horizon=8)

@@ -22,12 +22,14 @@ IfMissingOption = Annotated[bool, typer.Option("--if-missing", help="Skip models
 def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizon: int, force: bool,
            if_missing: bool) -> None:
     from shopml.settings import load_settings
-    from training.customers.train import TrainConfig, champion_exists, load_training_tables, prepare
+    from training.customers.train import TrainConfig, prepare
+    from training.lifecycle import load_training_tables
     from training.names import CHURN, CUSTOMER_VALUE
+    from training.registry import champion_version
 
     settings = load_settings()
     if if_missing:
-        existing = [name for name in which if champion_exists(settings, name)]
+        existing = [name for name in which if champion_version(settings, name) is not None]
         if len(existing) == len(which):
             console.print(f"champion exists for {', '.join(existing)}: skipped (--if-missing)")
             return
@@ -43,7 +45,7 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
         from training.customers.train import train_churn
 
         with console.status("training churn"):
-            outcome, result = train_churn(settings, prepared, force=force)
+            outcome = train_churn(settings, prepared, force=force)
         m, b = outcome.metrics, outcome.baselines
         console.print(table(f"churn v{outcome.version}", ["metric", "model", "baseline"], [
             ("ROC-AUC", f"{m['roc_auc']:.3f}", f"{b['recency']['roc_auc']:.3f} (recency)"),
@@ -51,13 +53,13 @@ def _train(which: tuple[str, ...], data: Path | None, cutoff: str | None, horizo
             ("PR-AUC", f"{m['pr_auc']:.3f}", ""), ("Brier", f"{m['brier']:.3f}", ""),
             ("ECE", f"{m['ece']:.3f}", ""), ("top-decile lift", f"{m['top_decile_lift']:.2f}", ""),
         ]))
-        console.print(calibration_line(result.calibration_fold))
+        console.print(calibration_line(outcome.result.calibration_fold))
         console.print(f"{'promoted' if outcome.promoted else 'not promoted'}: {outcome.reason}")
     if CUSTOMER_VALUE in which:
         from training.customers.train import train_value
 
         with console.status("training customer value"):
-            outcome, _ = train_value(settings, prepared, force=force)
+            outcome = train_value(settings, prepared, force=force)
         m, b = outcome.metrics, outcome.baselines["last_90d_spend"]
         console.print(table(f"customer_value v{outcome.version} ({m['candidate']})", ["metric", "model", "last 90 days"], [
             ("normalized Gini", f"{m['normalized_gini']:.3f}", f"{b['normalized_gini']:.3f}"),

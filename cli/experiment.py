@@ -191,9 +191,10 @@ def cupac(
 
 def load_customer_scorer(settings):
     """The champion customer scorer and its versions (``NotTrainedError`` names the train command)."""
-    from training.customers import load_champion
+    from training.customers import CustomerScorer
+    from training.registry import load_champion
 
-    return load_champion(settings)
+    return load_champion(CustomerScorer, settings)
 
 
 @app.command()

@@ -21,33 +21,31 @@ def train_forecast(
     if_missing: bool = typer.Option(False, "--if-missing", help="Skip when a champion already exists."),
 ) -> None:
     """Backtest, fit and register the global LightGBM demand forecaster (p10/p50/p90)."""
-    from shopml.errors import DataValidationError, NotTrainedError
+    from shopml.errors import DataValidationError
     from shopml.settings import load_settings
-    from training.forecast.pyfunc import load_champion
-    from training.forecast.train import TrainConfig
+    from training.forecast.train import TrainConfig, prepare
     from training.forecast.train import train_forecast as run
+    from training.lifecycle import data_source, load_training_tables
+    from training.names import DEMAND_FORECAST
+    from training.registry import champion_version
 
     if freq not in ("W", "D"):
         raise DataValidationError(f"--freq must be W or D (got {freq!r}).")
     settings = load_settings()
-    if if_missing:
-        try:
-            _, version = load_champion(settings)
-        except NotTrainedError:
-            pass
-        else:
-            console.print(f"demand_forecast champion v{version} exists; skipped (--if-missing).")
-            return
-    config = TrainConfig(data=data, freq=freq, by_region=by_region, horizon=horizon, top_n=top,
-                         backtest_origins=origins, force=force)
+    if if_missing and (version := champion_version(settings, DEMAND_FORECAST)) is not None:
+        console.print(f"demand_forecast champion v{version} exists; skipped (--if-missing).")
+        return
+    config = TrainConfig(freq=freq, by_region=by_region, horizon=horizon, top_n=top, backtest_origins=origins)
     with console.status("backtesting and training the demand forecaster"):
-        result = run(settings, config)
+        prepared = prepare(load_training_tables(settings, data), config, source=data_source(settings, data))
+        result = run(settings, prepared, force=force)
     overall = result.metrics["overall"]
     cov = next(v for k, v in overall.items() if k.startswith("coverage"))
     rows = [("model (p50)", f"{overall['wape']:.3f}", f"{overall['mase']:.3f}", f"{overall['pinball']:.3f}", f"{cov:.3f}")]
     rows += [(k.removeprefix("bl_"), f"{v['wape']:.3f}", f"{v['mase']:.3f}", "", "")
-             for k, v in result.metrics["baselines"].items()]
-    console.print(table(f"Backtest ({len(result.backtest.origins)} origins, {result.forecaster.max_horizon} periods ahead)",
+             for k, v in result.baselines.items()]
+    console.print(table(f"Backtest ({len(result.result.backtest.origins)} origins, "
+                        f"{result.result.forecaster.max_horizon} periods ahead)",
                         ["forecast", "WAPE", "MASE", "pinball", "p10-p90 coverage"], rows))
     console.print(f"{DEMAND(result.version)}: {result.reason}; run {result.run_id}; {result.seconds:.1f} s")
 
@@ -70,11 +68,13 @@ def forecast(
 
     from shopml.errors import DataValidationError
     from shopml.settings import load_settings
+    from training.forecast import Forecaster
     from training.forecast.data import ALL_REGIONS
-    from training.forecast.pyfunc import load_champion
+    from training.registry import load_champion
 
     settings = load_settings()
-    forecaster, version = load_champion(settings, alias)
+    champion = load_champion(Forecaster, settings, alias)
+    forecaster, version = champion.model, champion.version
     if freq is not None and freq != forecaster.freq:
         raise DataValidationError(f"--freq {freq} does not match the champion's frequency {forecaster.freq}; "
                                   f"train and promote one with `shopml train forecast --freq {freq} --force` (one champion serves one frequency).")

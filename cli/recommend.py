@@ -25,16 +25,14 @@ def train_recommender(
 ) -> None:
     """Train the recommender, compare it with the baselines, log it to MLflow and promote it if it wins."""
     from shopml.settings import load_settings
+    from training.lifecycle import load_training_tables
+    from training.names import RECOMMENDER
     from training.recommend.fit import RecommenderConfig
-    from training.recommend.train import (
-        champion_exists,
-        default_cutoff,
-        load_training_tables,
-        train_recommender,
-    )
+    from training.recommend.train import default_cutoff, train_recommender
+    from training.registry import champion_version
 
     settings = load_settings()
-    if if_missing and champion_exists(settings):
+    if if_missing and champion_version(settings, RECOMMENDER) is not None:
         console.print("champion exists for recommender: skipped (--if-missing)")
         return
     with console.status("reading data"):
@@ -42,8 +40,8 @@ def train_recommender(
     chosen = cutoff or default_cutoff(tables["orders"], data)
     config = RecommenderConfig(seed=settings.seed, use_ranker=not no_ranker)
     with console.status("training the recommender (baselines, EASE, item-kNN, ranker)"):
-        outcome = train_recommender(settings, tables, cutoff=chosen, config=config)
-    report = outcome.report
+        outcome = train_recommender(settings, tables, params=config, cutoff=chosen, force=force)
+    report = outcome.result.report
     rows = [(name, f"{m['ndcg@10']:.4f}", f"{m['recall@10']:.4f}", f"{m['coverage@10']:.3f}")
             for name, m in report.table().items()]
     console.print(table(
@@ -56,12 +54,13 @@ def train_recommender(
 
 def _load(model_dir: Path | None):
     from shopml.settings import load_settings
-    from training.recommend import Recommender, load_champion
+    from training.recommend import Recommender
+    from training.registry import load_champion
 
     if model_dir is not None:
         return Recommender.load(model_dir), str(model_dir)
-    model, version = load_champion(load_settings())
-    return model, f"v{version}"
+    champion = load_champion(Recommender, load_settings())
+    return champion.model, f"v{champion.version}"
 
 
 def _show(title: str, recs, as_json: bool) -> None:

@@ -73,7 +73,7 @@ def customer_value_covariate(
         Per-unit experiment rows (DataFrame) whose ``unit_column`` holds customer ids.
     scorer
         An object with ``score(features) -> DataFrame`` holding ``customer_id`` and ``prediction`` columns,
-        such as ``training.customers.CustomerScorer`` (``load_champion(settings)[0]``).
+        such as ``training.customers.CustomerScorer`` (``load_champion(CustomerScorer, settings).model``).
     customer_features
         Customer features as of the experiment's start: ``customer_id`` (column or index) plus the
         scorer's inputs, e.g. the ``customers.parquet`` written by ``shopml features build``.

@@ -17,6 +17,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shopml.settings import ApiKeySetting
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ class Principal:
 class KeyRing:
     """The configured keys; :meth:`identify` finds the caller of a presented key in constant time."""
 
-    def __init__(self, keys: Iterable[object]):
+    def __init__(self, keys: Iterable[ApiKeySetting]):
         self._keys: list[tuple[bytes, Principal]] = []
         for key in keys:
             digest = bytes.fromhex(key.sha256)

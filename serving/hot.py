@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -115,6 +116,7 @@ def hot_openapi(base: dict | None = None) -> dict:
     """
     from pydantic.json_schema import models_json_schema
 
+    models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]]
     models = [(req, "validation") for *_, req, _, _ in HOT_ROUTES]
     models += [(resp, "serialization") for *_, resp, _ in HOT_ROUTES]
     models.append((ModelsResponse, "serialization"))
@@ -143,7 +145,7 @@ def hot_openapi(base: dict | None = None) -> dict:
                 "application/json": {"schema": keys[(ModelsResponse, "serialization")]}}}, "401": error},
         }
     }
-    doc = {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "shopml service", "version": "1"},
         "paths": {},

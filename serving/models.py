@@ -1,16 +1,15 @@
 """The models the service serves: champion loading, a last-good local copy, and reload without downtime.
 
-Each model package provides ``load_champion(settings) -> (object, version)`` (the agreed interface) and an
-object that saves to and loads from a folder without MLflow. At start-up every model is loaded from the
-registry; after a successful load a copy is saved under ``<data_home>/serving/last_good/<name>/``. When the
-registry cannot be reached (or lost the champion) the copy is served instead and ``/readyz`` and
-``/v1/models`` say so (``source = "local-copy"``). :meth:`ModelStore.reload` loads new objects first and then
-swaps one reference, so requests in flight finish on the old object and none is dropped.
+Each served model is a :class:`~training.contract.ServedModel` family named here in code (:data:`CUSTOMERS`,
+:data:`RECOMMENDER`, :data:`FORECAST`) and loaded with :func:`training.registry.load_champion`. After a
+successful load a copy is saved (the family's ``save``) under ``<data_home>/serving/last_good/<name>/``. When the
+registry cannot be reached (or lost the champion) the copy is served instead (the family's ``load``) and
+``/readyz`` and ``/v1/models`` say so (``source = "local-copy"``). :meth:`ModelStore.reload` loads new objects
+first and then swaps one reference, so requests in flight finish on the old object and none is dropped.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -19,58 +18,60 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar, cast, overload
 
 from serving.errors import ModelNotLoadedError
 from shopml.errors import NotTrainedError
+from shopml.settings import Settings
+from training.contract import ServedModel
+from training.customers.predict import CustomerScorer
+from training.forecast.predict import Forecaster
+from training.recommend.predict import Recommender
+from training.registry import TRAIN_COMMANDS, load_champion
 
 logger = logging.getLogger(__name__)
 
 LOCAL_COPY = "local-copy"
 REGISTRY = "registry"
 
+M = TypeVar("M", bound=ServedModel)
+M_co = TypeVar("M_co", bound=ServedModel, covariant=True)
+
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """Where a served model comes from: its package, inference class, registry names and train command."""
+class ModelSpec(Generic[M_co]):
+    """A served model: its name in the service and the family class that is loaded and saved."""
 
     name: str
-    module: str
-    class_names: tuple[str, ...]
-    registry_names: tuple[str, ...]
-    train_hint: str
+    family: type[M_co]
 
-    def package(self):
-        return importlib.import_module(self.module)
+    @property
+    def registry_names(self) -> tuple[str, ...]:
+        return self.family.registry_names
 
-    def inference_class(self):
-        """The package's inference class (the first of ``class_names`` it exports)."""
-        package = self.package()
-        for name in self.class_names:
-            if hasattr(package, name):
-                return getattr(package, name)
-        raise NotTrainedError(f"{self.module} exports none of {list(self.class_names)}")
+    @property
+    def train_hint(self) -> str:
+        """The command(s) that train its registered models."""
+        return " && ".join(TRAIN_COMMANDS[name] for name in self.registry_names)
 
 
-def default_specs() -> tuple[ModelSpec, ...]:
-    """The three served models (customer scorer = churn + value champions, recommender, forecaster)."""
-    from training import names
+CUSTOMERS = ModelSpec("customers", CustomerScorer)
+"""Churn and customer value champions together (scores and audiences)."""
+RECOMMENDER = ModelSpec("recommender", Recommender)
+FORECAST = ModelSpec("forecast", Forecaster)
 
-    return (
-        ModelSpec("customers", "training.customers", ("CustomerScorer",), (names.CHURN, names.CUSTOMER_VALUE),
-                  "shopml train churn && shopml train value"),
-        ModelSpec("recommender", "training.recommend", ("Recommender",), (names.RECOMMENDER,),
-                  "shopml train recommender"),
-        ModelSpec("forecast", "training.forecast", ("Forecaster", "GlobalForecastModel"), (names.DEMAND_FORECAST,), "shopml train forecast"),
-    )
+
+def default_specs() -> tuple[ModelSpec[ServedModel], ...]:
+    """The three served models."""
+    return (CUSTOMERS, RECOMMENDER, FORECAST)
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class LoadedModel(Generic[M_co]):
     """One loaded inference object and where it came from; replaced as a whole on reload."""
 
     name: str
-    obj: Any
+    obj: M_co
     version: str
     versions: dict[str, str]
     source: str
@@ -84,38 +85,43 @@ class ModelStatus:
     error: str | None = None
 
 
-def _version_text(version: Any) -> tuple[str, dict[str, str]]:
-    if isinstance(version, dict):
-        versions = {str(k): str(v) for k, v in version.items()}
-        return ",".join(f"{k}={v}" for k, v in versions.items()), versions
-    return str(version), {}
-
-
 @dataclass
 class ModelStore:
     """Holds the served models; lookups are one dict read, reloads swap whole entries."""
 
-    settings: Any
-    specs: tuple[ModelSpec, ...] = field(default_factory=default_specs)
-    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    settings: Settings
+    specs: tuple[ModelSpec[ServedModel], ...] = field(default_factory=default_specs)
+    _loaded: dict[str, LoadedModel[ServedModel]] = field(default_factory=dict)
     _errors: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    on_change: list[Callable[[LoadedModel], None]] = field(default_factory=list)
+    on_change: list[Callable[[LoadedModel[ServedModel]], None]] = field(default_factory=list)
 
     @property
     def copy_root(self) -> Path:
         return Path(self.settings.data_home) / "serving" / "last_good"
 
-    def get(self, name: str) -> LoadedModel:
-        """The loaded model ``name``, or :class:`ModelNotLoadedError` (503) saying how to train it."""
-        loaded = self._loaded.get(name)
-        if loaded is None:
-            spec = self._spec(name)
-            reason = self._errors.get(name, "not loaded")
-            raise ModelNotLoadedError(f"model {name!r} is not available ({reason}); run `{spec.train_hint}`")
-        return loaded
+    @overload
+    def get(self, name: str) -> LoadedModel[ServedModel]: ...
 
-    def loaded(self, name: str) -> LoadedModel | None:
+    @overload
+    def get(self, name: ModelSpec[M]) -> LoadedModel[M]: ...
+
+    def get(self, name: str | ModelSpec[M]) -> LoadedModel[ServedModel] | LoadedModel[M]:
+        """The loaded model (by name, or by spec for its family's type), or :class:`ModelNotLoadedError` (503)
+        saying how to train it."""
+        key = name if isinstance(name, str) else name.name
+        loaded = self._loaded.get(key)
+        if loaded is None:
+            spec = self._spec(key)
+            reason = self._errors.get(key, "not loaded")
+            raise ModelNotLoadedError(f"model {key!r} is not available ({reason}); run `{spec.train_hint}`")
+        if isinstance(name, str):
+            return loaded
+        if not isinstance(loaded.obj, name.family):  # a spec list that disagrees with the store's
+            raise ModelNotLoadedError(f"model {key!r} is a {type(loaded.obj).__name__}, not a {name.family.__name__}")
+        return cast(LoadedModel[M], loaded)
+
+    def loaded(self, name: str) -> LoadedModel[ServedModel] | None:
         return self._loaded.get(name)
 
     def error(self, name: str) -> str | None:
@@ -130,7 +136,7 @@ class ModelStore:
         for spec in self.specs:
             self.load(spec.name)
 
-    def load(self, name: str) -> LoadedModel | None:
+    def load(self, name: str) -> LoadedModel[ServedModel] | None:
         """Load ``name`` and swap it in; returns the new entry or None (the old one, if any, stays)."""
         spec = self._spec(name)
         with self._lock:
@@ -153,7 +159,7 @@ class ModelStore:
 
     def reload(self) -> dict[str, str]:
         """Reload every model; returns the version (or the error) per model."""
-        out = {}
+        out: dict[str, str] = {}
         for spec in self.specs:
             loaded = self.load(spec.name)
             out[spec.name] = loaded.version if loaded else f"failed: {self._errors.get(spec.name)}"
@@ -184,9 +190,7 @@ class ModelStore:
             wanted = {n: current.get(n) for n in spec.registry_names}
             if any(v is None for v in wanted.values()):
                 continue
-            have = loaded.versions if loaded and loaded.versions else (
-                {spec.registry_names[0]: loaded.version} if loaded else {}
-            )
+            have = loaded.versions if loaded else {}
             stale = loaded is None or loaded.source != REGISTRY or have != wanted
             if stale and self.load(spec.name) is not None:
                 changed.append(spec.name)
@@ -194,25 +198,22 @@ class ModelStore:
 
     # --- internals ---------------------------------------------------------------------------------------------
 
-    def _spec(self, name: str) -> ModelSpec:
+    def _spec(self, name: str) -> ModelSpec[ServedModel]:
         for spec in self.specs:
             if spec.name == name:
                 return spec
         raise KeyError(name)
 
-    def _from_registry(self, spec: ModelSpec) -> LoadedModel:
-        obj, version = spec.package().load_champion(self.settings)
-        text, versions = _version_text(version)
-        if len(spec.registry_names) == 1 and not versions:
-            versions = {spec.registry_names[0]: text}
-        loaded = LoadedModel(spec.name, obj, text, versions, REGISTRY, _now())
+    def _from_registry(self, spec: ModelSpec[ServedModel]) -> LoadedModel[ServedModel]:
+        champion = load_champion(spec.family, self.settings)
+        loaded = LoadedModel(spec.name, champion.model, champion.version, dict(champion.versions), REGISTRY, _now())
         try:
             self._save_copy(spec, loaded)
         except Exception as exc:  # noqa: BLE001 - a failed copy must not stop serving
             logger.warning("model %s: could not save the local copy (%s)", spec.name, _short(exc))
         return loaded
 
-    def _save_copy(self, spec: ModelSpec, loaded: LoadedModel) -> None:
+    def _save_copy(self, spec: ModelSpec[ServedModel], loaded: LoadedModel[ServedModel]) -> None:
         target = self.copy_root / spec.name
         meta_path = target / "serving.json"
         if meta_path.is_file() and json.loads(meta_path.read_text()).get("version") == loaded.version:
@@ -229,13 +230,13 @@ class ModelStore:
             shutil.rmtree(target)
         staging.rename(target)
 
-    def _from_copy(self, spec: ModelSpec, registry_error: str) -> LoadedModel:
+    def _from_copy(self, spec: ModelSpec[ServedModel], registry_error: str) -> LoadedModel[ServedModel]:
         target = self.copy_root / spec.name
         meta_path = target / "serving.json"
         if not meta_path.is_file():
             raise NotTrainedError(f"no local copy in {target}")
         meta = json.loads(meta_path.read_text())
-        obj = spec.inference_class().load(target / "model")
+        obj = spec.family.load(target / "model")
         note = f"registry unavailable ({registry_error}); serving the last good local copy saved {meta['saved_at']}"
         return LoadedModel(spec.name, obj, meta["version"], meta.get("versions", {}), LOCAL_COPY, _now(), note)
 

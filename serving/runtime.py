@@ -15,7 +15,7 @@ from typing import Any
 from serving import limits
 from serving.audiences import AudienceStore, build_audience_store, require
 from serving.errors import ServingError
-from serving.models import LoadedModel, ModelStore
+from serving.models import CUSTOMERS, FORECAST, RECOMMENDER, LoadedModel, ModelStore
 from serving.schemas import (
     AssignRequest,
     AssignResponse,
@@ -37,6 +37,9 @@ from serving.schemas import (
     SizeRequest,
     StockAllocateRequest,
 )
+from shopml.settings import Settings
+from training.contract import ServedModel
+from training.customers.predict import CustomerScorer
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ logger = logging.getLogger(__name__)
 class ServingRuntime:
     """The service's state and endpoint logic."""
 
-    def __init__(self, settings, store: ModelStore | None = None):
+    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.models = store or ModelStore(settings)
         self.audiences: AudienceStore | None = None
@@ -75,12 +78,11 @@ class ServingRuntime:
             except Exception:  # noqa: BLE001 - polling must never kill the service
                 logger.exception("alias poll failed")
 
-    def _model_changed(self, loaded: LoadedModel) -> None:
-        if loaded.name != "customers":
+    def _model_changed(self, loaded: LoadedModel[ServedModel]) -> None:
+        if loaded.name != CUSTOMERS.name or not isinstance(loaded.obj, CustomerScorer):
             return
         try:
-            versions = loaded.versions or {"customers": loaded.version}
-            self.audiences = build_audience_store(loaded.obj, self.settings.features_dir, versions)
+            self.audiences = build_audience_store(loaded.obj, self.settings.features_dir, loaded.versions)
             self.audience_error = None
         except Exception as exc:  # noqa: BLE001 - keep the previous store; /readyz reports the problem
             self.audience_error = f"{type(exc).__name__}: {exc}"
@@ -95,7 +97,7 @@ class ServingRuntime:
         for spec in self.models.specs:
             loaded = self.models.loaded(spec.name)
             note = loaded.note if loaded else self.models.error(spec.name)
-            if spec.name == "customers" and self.audience_error:
+            if spec.name == CUSTOMERS.name and self.audience_error:
                 note = f"{note + '; ' if note else ''}audience store: {self.audience_error}"
             infos.append(
                 ModelInfo(
@@ -113,9 +115,9 @@ class ServingRuntime:
     # --- storefront --------------------------------------------------------------------------------------------
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
-        loaded = self.models.get("recommender")
+        loaded = self.models.get(RECOMMENDER)
         model = loaded.obj
-        known = req.customer_id is not None and bool(model.knows_customer(req.customer_id))
+        known = req.customer_id is not None and model.knows_customer(req.customer_id)
         recs = model.recommend(
             req.customer_id, k=req.k, exclude=tuple(req.exclude), country=req.country,
             include_purchased=req.include_purchased,
@@ -125,7 +127,7 @@ class ServingRuntime:
                                  model_version=loaded.version)
 
     def similar_items(self, req: SimilarItemsRequest) -> SimilarItemsResponse:
-        loaded = self.models.get("recommender")
+        loaded = self.models.get(RECOMMENDER)
         model = loaded.obj
         recs = model.similar_items(req.sku, k=req.k, exclude=tuple(req.exclude))
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
@@ -191,15 +193,15 @@ class ServingRuntime:
     # --- logistics ---------------------------------------------------------------------------------------------
 
     def forecast(self, req: ForecastRequest) -> ForecastResponse:
-        loaded = self.models.get("forecast")
+        loaded = self.models.get(FORECAST)
         model = loaded.obj
         for q in req.quantiles:
             if not 0 < q < 1:
                 raise ServingError(f"quantiles: {q} is not in (0, 1)", detail=[{"field": "quantiles",
                                                                                  "message": "must be in (0, 1)"}])
         quantiles = tuple(sorted(set(req.quantiles)))
-        max_horizon = getattr(model, "max_horizon", None)
-        if max_horizon is not None and req.horizon > max_horizon:
+        max_horizon = model.max_horizon
+        if req.horizon > max_horizon:
             raise ServingError(f"horizon: {req.horizon} exceeds the model's {max_horizon} periods",
                                detail=[{"field": "horizon", "message": f"at most {max_horizon}"}])
         frame = model.forecast(skus=req.skus, regions=req.regions, horizon=req.horizon, quantiles=quantiles)

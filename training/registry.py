@@ -4,6 +4,7 @@ A new version becomes champion when it beats the current champion on the *same* 
 ``evaluation_key`` tags match and the primary metric is better, or, when the keys differ, the caller's
 ``rescore`` function re-evaluates the champion on the new evaluation. ``force`` overrides. The decision
 and its reason are written to the new run (tags ``promotion.*``) and the model version (tags).
+:func:`load_champion` is the one way any model family is loaded from the registry.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
+from training.contract import Champion, ServedModel
 from training.names import CHAMPION_ALIAS as CHAMPION
 from training.names import CHURN, CUSTOMER_VALUE, DEMAND_FORECAST, RECOMMENDER
+
+M = TypeVar("M", bound=ServedModel)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +111,14 @@ def _current_champion(client, model_name: str):
         return None
 
 
+def champion_version(settings, model_name: str) -> str | None:
+    """The version carrying the ``champion`` alias, or None (``--if-missing`` asks this, without loading it)."""
+    from training.tracking import configure_mlflow
+
+    champion = _current_champion(configure_mlflow(settings), model_name)
+    return None if champion is None else str(champion.version)
+
+
 def _champion_metric(client, model_name, champion, metric, evaluation_key, rescore) -> float | None:
     tags = champion.tags or {}
     if tags.get("evaluation_key") == evaluation_key and metric in tags:
@@ -116,7 +130,7 @@ def _champion_metric(client, model_name, champion, metric, evaluation_key, resco
 
 def champion_summary(client, model_names: list[str]) -> list[dict[str, object]]:
     """Registered models with their champion version and its key metric tags (for ``shopml models list``)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in model_names:
         champion = _current_champion(client, name)
         if champion is None:
@@ -179,25 +193,56 @@ TRAIN_COMMANDS = {
 }
 
 
-def load_champion_model(settings, model_name: str, alias: str = CHAMPION) -> tuple[object, str]:
-    """The plain inference object behind ``models:/NAME@alias`` and the version it resolved to.
+def load_champion(family: type[M], settings, alias: str = CHAMPION) -> Champion[M]:
+    """The family's model built from the registry versions carrying ``alias``, and those versions.
 
-    The alias is resolved once and that exact version is loaded, so a promotion racing with the load cannot
+    ``family`` is a :class:`~training.contract.ServedModel` class (``CustomerScorer``, ``Recommender``,
+    ``Forecaster``, ``ChurnModel``, ``ValueModel``); its ``registry_names`` say which registered models to read.
+    Each alias is resolved once and that exact version is loaded, so a promotion racing with the load cannot
     pair one version's number with another's model. Raises :class:`~shopml.errors.NotTrainedError` naming the
-    command to run when nothing carries the alias.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    command to run when a registered model has no version with the alias.
 
-    from shopml.errors import NotTrainedError
+    The version's artifact folder is loaded with this checkout's ``family.load`` (the MLflow wrapper and the
+    code the model carries are for other environments; see :mod:`training.packaging`).
+    """
+    import tempfile
+
     from training.tracking import configure_mlflow
 
     client = configure_mlflow(settings)
+    versions = {name: _alias_version(client, settings, name, alias) for name in family.registry_names}
+    with tempfile.TemporaryDirectory(prefix="shopml-model-") as tmp:
+        folders = {name: _download_folder(name, version, Path(tmp) / name) for name, version in versions.items()}
+        model = family.load_registered(folders)
+    return Champion(model, versions)
+
+
+def _alias_version(client, settings, model_name: str, alias: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    from shopml.errors import NotTrainedError
+
     try:
-        version = str(client.get_model_version_by_alias(model_name, alias).version)
+        return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException as exc:
         command = TRAIN_COMMANDS.get(model_name, "shopml train all")
         raise NotTrainedError(
             f"no {model_name!r} model with alias {alias!r} in {settings.tracking_uri}: run `{command}` first."
         ) from exc
-    return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}").unwrap_python_model().model, version
+
+
+def _download_folder(model_name: str, version: str, target: Path) -> Path:
+    """The family's saved folder inside ``models:/NAME/VERSION`` (its only pyfunc artifact)."""
+    import mlflow
+    from mlflow.models import Model
+
+    from shopml.errors import NotTrainedError
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}",
+                                                     dst_path=str(target)))
+    artifacts = Model.load(local).flavors.get("python_function", {}).get("artifacts") or {}
+    if len(artifacts) != 1:
+        raise NotTrainedError(f"{model_name} v{version} is not a shopml model (artifacts: {sorted(artifacts)}); "
+                              f"retrain it with `{TRAIN_COMMANDS.get(model_name, 'shopml train all')}`.")
+    (artifact,) = artifacts.values()
+    return local / artifact["path"]

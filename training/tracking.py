@@ -1,4 +1,4 @@
-"""MLflow set-up and the logging every training run shares.
+"""MLflow set-up and the logging primitives of a training run (used by :mod:`training.lifecycle`).
 
 The tracking URI comes from :class:`shopml.settings.Settings` (SQLite in the data home by default; an
 ``mlflow server`` URI works the same). Nothing talks to MLflow at import time.
@@ -6,7 +6,6 @@ The tracking URI comes from :class:`shopml.settings.Settings` (SQLite in the dat
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,7 +74,3 @@ def log_metrics_flat(metrics: dict[str, Any], prefix: str = "") -> None:
 
     walk(metrics, prefix)
     mlflow.log_metrics(flat)
-
-
-def dump_json(data: Any, path: Path) -> None:
-    Path(path).write_text(json.dumps(data, indent=2, default=str))

@@ -13,7 +13,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from experiments import ExperimentError, assign_many, customer_value_covariate, evaluate, prediction_covariate
-from features.customers import customer_features, customer_labels
+from features.customers import CUSTOMER_SET, build_customer_features
 from features.synthetic import ShopConfig, generate_shop
 
 VARIANTS = [{"name": "control", "weight": 0.5, "control": True}, {"name": "treatment", "weight": 0.5}]
@@ -37,9 +37,10 @@ def shop_experiment():
     orders = shop.orders
     start = orders["ordered_at"].min().normalize()
     train_cutoff, experiment_start = start + pd.Timedelta(days=150), start + pd.Timedelta(days=250)
-    scorer = ValueScorer(customer_features(orders, train_cutoff), customer_labels(orders, train_cutoff, 90))
-    features = customer_features(orders, experiment_start)
-    outcome = customer_labels(orders, experiment_start, 90)["spend_next"]
+    train = build_customer_features(orders, train_cutoff, horizon_days=90).set_index("customer_id")
+    scorer = ValueScorer(train[CUSTOMER_SET.feature_names], train[CUSTOMER_SET.label_names])
+    at_start = build_customer_features(orders, experiment_start, horizon_days=90).set_index("customer_id")
+    features, outcome = at_start[CUSTOMER_SET.feature_names], at_start["spend_next"]
     new = pd.Series(0.0, index=pd.Index([f"new-{i}" for i in range(50)], name="customer_id"))
     outcome = pd.concat([outcome, new])  # customers without history, who join during the test
     rows = pd.DataFrame({"unit_id": outcome.index.astype(str), "spend": outcome.to_numpy()})
@@ -68,7 +69,7 @@ def test_cupac_reduces_variance_by_the_prediction_r_squared(shop_experiment):
 
 def test_cupac_accepts_features_indexed_by_customer_and_refuses_unknown_units_on_request(shop_experiment):
     rows, scorer, features = shop_experiment
-    by_index, _ = customer_value_covariate(rows, scorer, features)  # customer_features() is indexed by id
+    by_index, _ = customer_value_covariate(rows, scorer, features)  # features indexed by customer_id
     by_column, _ = customer_value_covariate(rows, scorer, features.reset_index())
     np.testing.assert_array_equal(by_index["predicted_value"], by_column["predicted_value"])
     with pytest.raises(ExperimentError, match="50 unit"):

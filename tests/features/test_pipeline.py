@@ -43,6 +43,23 @@ def test_manifest_lists_features_labels_and_counts(tmp_path):
     assert latest_feature_dir(tmp_path / "m") == build.directory
 
 
+def test_demand_tables_hold_the_forecasters_features(tmp_path):
+    from features.cleaning import demand_orders
+    from features.demand import DEMAND_SET, build_demand_features
+
+    shop = generate_shop(CONFIG)
+    cutoff = shop.orders["ordered_at"].min() + pd.Timedelta(days=100)
+    build = build_features(shop.tables(), tmp_path / "d", cutoff=cutoff, horizon_days=60)
+    sales, _ = demand_orders(shop.orders)
+    for name, freq, by_region in (("demand_weekly", "W", False), ("demand_daily", "D", False),
+                                  ("demand_weekly_region", "W", True)):
+        written = DEMAND_SET.check(pd.read_parquet(build.directory / f"{name}.parquet"))
+        expected = build_demand_features(sales, cutoff, freq=freq, by_region=by_region, products=shop.tables()["products"])
+        pd.testing.assert_frame_equal(written, expected, check_exact=True, check_dtype=False)
+        assert build.manifest["tables"][name]["features"] == DEMAND_SET.feature_names and len(written) > 100
+    assert (written["region"] != "ALL").any()
+
+
 def test_labels_are_left_out_with_a_reason_when_the_horizon_is_not_covered(tmp_path):
     shop = generate_shop(CONFIG)
     build = build_features(shop.tables(), tmp_path / "f", horizon_days=90)  # default cutoff: after the last order

@@ -48,7 +48,7 @@ def run_shopml(args: list[str], env: dict[str, str], timeout: float = 300) -> su
 
 def _train_customers(settings, tables) -> None:
     from training.customers import TrainConfig, prepare, train_churn, train_value
-    from training.customers.train import load_training_tables
+    from training.lifecycle import load_training_tables
 
     data = prepare(load_training_tables(settings), TrainConfig(n_train=2))
     train_churn(settings, data)
@@ -58,13 +58,14 @@ def _train_customers(settings, tables) -> None:
 def _train_recommender(settings, tables) -> None:
     from training.recommend import RecommenderConfig, train_recommender
 
-    train_recommender(settings, tables, config=RecommenderConfig(seed=settings.seed, use_ranker=False))
+    train_recommender(settings, tables, params=RecommenderConfig(seed=settings.seed, use_ranker=False))
 
 
 def _train_forecast(settings, tables) -> None:
-    from training.forecast.train import TrainConfig, train_forecast
+    from training.forecast.train import TrainConfig, prepare, train_forecast
+    from training.lifecycle import load_training_tables
 
-    train_forecast(settings, TrainConfig(top_n=30, backtest_origins=1))
+    train_forecast(settings, prepare(load_training_tables(settings), TrainConfig(top_n=30, backtest_origins=1)))
 
 
 TRAINERS = {"customers": _train_customers, "recommender": _train_recommender, "forecast": _train_forecast}

@@ -15,12 +15,13 @@ def expected_scores(shop):
     from features.customers import CUSTOMER_FEATURES
     from features.pipeline import latest_feature_dir
     from shopml.settings import load_settings
-    from training.customers import load_champion
+    from training.customers import CustomerScorer
+    from training.registry import load_champion
 
     if shop.trained.get("customers") != "ok":
         pytest.skip(f"customers not trained: {shop.trained.get('customers')}")
     settings = load_settings(data_home=shop.home)
-    scorer, _ = load_champion(settings)
+    scorer, _ = load_champion(CustomerScorer, settings)
     table = pd.read_parquet(latest_feature_dir(settings.features_dir) / "customers.parquet")
     scores = scorer.score(table[["customer_id", *CUSTOMER_FEATURES]])
     return scores.assign(customer_id=scores["customer_id"].astype(str)).set_index("customer_id")
@@ -62,13 +63,14 @@ def test_audience_filters_pages_and_csv(server, expected_scores):
 
 def test_forecast_matches_the_champion(server, shop):
     from shopml.settings import load_settings
-    from training.forecast import load_champion
+    from training.forecast import Forecaster
+    from training.registry import load_champion
 
     if shop.trained.get("forecast") != "ok":
         status, answer = server.call("POST", "/v1/forecast", {"horizon": 2}, key="logistics")
         assert status == 503 and "shopml train forecast" in answer["error"]
         return
-    forecaster, _ = load_champion(load_settings(data_home=shop.home))
+    forecaster, _ = load_champion(Forecaster, load_settings(data_home=shop.home))
     skus = [str(s) for s in list(forecaster.skus)[:3]]
     status, answer = server.call("POST", "/v1/forecast", {"skus": skus, "horizon": 3, "quantiles": [0.1, 0.5, 0.9]},
                                  key="logistics")
@@ -112,11 +114,12 @@ def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, 
 @pytest.fixture(scope="module")
 def recommender(shop):
     from shopml.settings import load_settings
-    from training.recommend import load_champion
+    from training.recommend import Recommender
+    from training.registry import load_champion
 
     if shop.trained.get("recommender") != "ok":
         pytest.skip(f"recommender not trained: {shop.trained.get('recommender')}")
-    model, _ = load_champion(load_settings(data_home=shop.home))
+    model, _ = load_champion(Recommender, load_settings(data_home=shop.home))
     return model
 
 

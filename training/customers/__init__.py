@@ -2,8 +2,9 @@
 
 Public API::
 
-    from training.customers import CustomerScorer, SEGMENTS, load_champion
-    scorer, versions = load_champion(settings)     # both registry champions (churn, customer_value)
+    from training.customers import CustomerScorer, SEGMENTS
+    from training.registry import load_champion
+    scorer, versions = load_champion(CustomerScorer, settings)  # both champions (churn, customer_value)
     scores = scorer.score(customers_parquet_frame)  # customer_id, churn_probability, predicted_value, ...
 """
 
@@ -14,12 +15,12 @@ from training.customers.gamma_gamma import GammaGamma, GammaGammaParams
 from training.customers.lifetime import LifetimeModel
 from training.customers.predict import SCORE_COLUMNS, CustomerScorer, filter_audience
 from training.customers.segments import SEGMENTS, SegmentRules
-from training.customers.train import TrainConfig, load_champion, prepare, train_churn, train_value
+from training.customers.train import TrainConfig, prepare, train_churn, train_value
 from training.customers.value import ValueModel, ValueParams, fit_value
 
 __all__ = [
     "BGNBD", "BGNBDParams", "ChurnModel", "ChurnParams", "CustomerData", "CustomerScorer", "CutoffPlan",
     "GammaGamma", "GammaGammaParams", "LifetimeModel", "SCORE_COLUMNS", "SEGMENTS", "SegmentRules", "TrainConfig",
     "ValueModel", "ValueParams", "build_customer_data", "filter_audience", "fit_churn", "fit_value",
-    "load_champion", "plan_cutoffs", "prepare", "train_churn", "train_value",
+    "plan_cutoffs", "prepare", "train_churn", "train_value",
 ]

@@ -33,7 +33,7 @@ class AudienceResult:
 
 def features_as_of(settings: Settings, as_of: pd.Timestamp | None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Customer features from the canonical tables as of ``as_of`` (default: the day after the last order)."""
-    from features.customers import customer_features
+    from features.customers import build_customer_features
     from features.pipeline import default_cutoff
     from features.store import load_tables
 
@@ -43,8 +43,7 @@ def features_as_of(settings: Settings, as_of: pd.Timestamp | None) -> tuple[pd.D
     first = orders["ordered_at"].min()
     if cutoff <= first:
         raise DataValidationError(f"--as-of {cutoff:%Y-%m-%d} is before the first order ({first:%Y-%m-%d}); pick a later date.")
-    features = customer_features(orders.loc[orders["customer_id"].notna()], cutoff, tables["products"])
-    return features.reset_index(), cutoff
+    return build_customer_features(orders, cutoff, products=tables["products"]), cutoff
 
 
 def score_audience(
@@ -57,9 +56,9 @@ def score_audience(
     Raises :class:`ShopmlError` when no customer passes the filters (nothing is written).
     """
     if scorer is None:
-        from training.customers.train import load_champion
+        from training.registry import load_champion
 
-        scorer, versions = load_champion(settings)
+        scorer, versions = load_champion(CustomerScorer, settings)
     if features_path is not None:
         features = pd.read_parquet(features_path)
         cutoff = as_of if as_of is not None else pd.NaT

@@ -29,11 +29,13 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import DataValidationError
+from training.contract import Params, ServedModel
 from training.customers.data import CustomerData
 from training.customers.encoding import FeatureEncoder
 from training.customers.lifetime import LEGACY_DERIVED, LIFETIME_FEATURES
 from training.customers.metrics import churn_metrics
 from training.customers.population import RELATIVE_FEATURES
+from training.names import CHURN
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,13 @@ class ChurnParams:
         return params
 
 
-class ChurnModel:
-    """Inference object: calibrated churn probabilities from a customer feature table (numpy inside)."""
+class ChurnModel(ServedModel):
+    """Inference object: calibrated churn probabilities from a customer feature table (numpy inside).
+
+    Registered as ``churn``; ``predict`` returns one named column, ``churn_probability``.
+    """
+
+    registry_names = (CHURN,)
 
     def __init__(self, booster, encoder: FeatureEncoder, calibration_x: np.ndarray | None,
                  calibration_y: np.ndarray | None, info: dict[str, object] | None = None,
@@ -141,6 +148,14 @@ class ChurnModel:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         return self.predict_proba_matrix(self.encoder.matrix(features))
+
+    def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
+        """``churn_probability`` per row of a customer feature table (the rows' index is kept)."""
+        return pd.DataFrame({"churn_probability": self.predict_proba(frame)}, index=frame.index)
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return {"features": list(self.feature_names), "logit_offset": self.logit_offset, **self.info}
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.cleaning import customer_model_orders
-from features.customers import customer_features, customer_labels
+from features.customers import CUSTOMER_SET, build_customer_features, label_data_end
 from features.store import fingerprint
 from shopml.errors import DataValidationError
 from training.customers.lifetime import LifetimeModel
@@ -144,14 +144,14 @@ class CustomerData:
         return f"{self.fingerprint}:{self.plan.evaluation:%Y-%m-%d}:{self.plan.horizon_days}d"
 
 
-def cutoff_frame(orders: pd.DataFrame, clean: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int,
-                 products: pd.DataFrame | None) -> tuple[pd.DataFrame, LifetimeModel]:
-    """Features, lifetime features and labels of every customer with history before ``cutoff``."""
-    features = customer_features(orders, cutoff, products)
+def cutoff_frame(orders: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int, products: pd.DataFrame | None,
+                 data_end: pd.Timestamp) -> tuple[pd.DataFrame, LifetimeModel]:
+    """The customer set's rows at ``cutoff`` (features and labels) with the lifetime columns fitted on them:
+    ``customer_id, cutoff``, features, lifetime columns, labels. ``data_end``: :func:`label_data_end` of the data."""
+    rows = build_customer_features(orders, cutoff, products=products, horizon_days=horizon_days, data_end=data_end)
+    features = rows[[*CUSTOMER_SET.key_names, *CUSTOMER_SET.feature_names]]
     lifetime = LifetimeModel.fit(features, horizon_days)
-    labels = customer_labels(clean, cutoff, horizon_days)
-    frame = features.join(lifetime.derive(features)).join(labels, how="inner")
-    frame = frame.reset_index()
+    frame = pd.concat([features, lifetime.derive(features), rows[CUSTOMER_SET.label_names]], axis=1)
     frame.insert(1, "cutoff", cutoff)
     return frame, lifetime
 
@@ -165,21 +165,21 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
     the evaluation cutoff, and the shipped models score today's customers with today's population models,
     as every training row was encoded with its own cutoff's.
 
-    Features use every line of known customers (returns feed the return features); labels use the protocol
-    cleaning (sales lines only), as ``features.pipeline.build_features`` does. ``cache`` (cutoff -> frame and
-    lifetime model, filled as a side effect) lets several plans on one data set share the work of a cutoff;
-    the horizon must be the same for every plan that shares it.
+    Rows come from :func:`features.customers.build_customer_features` (features from every line of known
+    customers, labels from the protocol cleaning), the rows ``features.pipeline.build_features`` writes.
+    ``cache`` (cutoff -> frame and lifetime model, filled as a side effect) lets several plans on one data set
+    share the work of a cutoff; the horizon must be the same for every plan that shares it.
     """
     orders = tables["orders"]
-    known = orders.loc[orders["customer_id"].notna()]
-    clean, set_aside = customer_model_orders(orders)
+    _, set_aside = customer_model_orders(orders)
+    data_end = label_data_end(orders)
     products = tables.get("products")
     frames, lifetime = [], {}
     cache = {} if cache is None else cache
     anchors = plan.anchors
     for cutoff in (*plan.train, plan.evaluation, *anchors.values()):
         if cutoff not in cache:
-            cache[cutoff] = cutoff_frame(known, clean, cutoff, plan.horizon_days, products)
+            cache[cutoff] = cutoff_frame(orders, cutoff, plan.horizon_days, products, data_end)
         frame, model = cache[cutoff]
         frames.append(frame)
         lifetime[cutoff] = model
@@ -189,7 +189,8 @@ def build_customer_data(tables: dict[str, pd.DataFrame], plan: CutoffPlan,
     if plan.scoring is not None:
         key = ("population", plan.scoring, plan.horizon_days)
         if key not in cache:
-            cache[key] = LifetimeModel.fit(customer_features(known, plan.scoring, products), plan.horizon_days)
+            cache[key] = LifetimeModel.fit(build_customer_features(orders, plan.scoring, products=products),
+                                            plan.horizon_days)
         scoring_lifetime = cache[key]
     return CustomerData(
         plan=plan,

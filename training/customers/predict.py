@@ -9,26 +9,33 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from shopml.errors import DataValidationError
+from training.contract import Params, ServedModel
 from training.customers.churn import ChurnModel
 from training.customers.encoding import check_feature_table
 from training.customers.segments import SEGMENTS, SegmentRules, assign_segments
 from training.customers.value import ValueModel
+from training.names import CHURN, CUSTOMER_VALUE
 
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ("customer_id", "churn_probability", "predicted_value", "p_alive", "expected_orders", "segment")
 
 
-class CustomerScorer:
-    """Churn and value models plus the segment rules; ``score`` returns one row per input customer."""
+class CustomerScorer(ServedModel):
+    """Churn and value models plus the segment rules; ``score`` returns one row per input customer.
+
+    Built from two registered models (``churn`` and ``customer_value``), each with its own champion.
+    """
 
     segments = SEGMENTS
+    registry_names = (CHURN, CUSTOMER_VALUE)
 
     def __init__(self, churn: ChurnModel, value: ValueModel, rules: SegmentRules | None = None,
                  high_value_threshold: float | None = None) -> None:
@@ -70,6 +77,20 @@ class CustomerScorer:
             "expected_orders": derived["expected_orders_horizon"].to_numpy(),
             "segment": segment,
         })
+
+    def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
+        """:meth:`score` (the contract's name)."""
+        return self.score(frame)
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return {"churn": self.churn.metadata, "value": self.value.metadata, "rules": self.rules.to_dict(),
+                "high_value_threshold": self.high_value_threshold}
+
+    @classmethod
+    def load_registered(cls, folders: Mapping[str, Path]) -> CustomerScorer:
+        """The scorer of the registered ``churn`` and ``customer_value`` models (default segment rules)."""
+        return cls(ChurnModel.load(folders[CHURN]), ValueModel.load(folders[CUSTOMER_VALUE]))
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

@@ -72,7 +72,7 @@ def rfm_from_transactions(
 
 
 def rfm_from_features(features: pd.DataFrame, unit_days: float = DAYS_PER_UNIT) -> RFM:
-    """The same summary from the customer feature table (``features.customers.customer_features``).
+    """The same summary from the customer feature table (``features.customers.build_customer_features``).
 
     ``x = purchase_days - 1``, ``T = days_since_first_order``, ``t_x = T - days_since_last_order``;
     ``monetary = spend_total / purchase_days`` (every purchase day, the first included).

@@ -1,17 +1,16 @@
-"""Train, log, register and promote the churn and value models; load their champions.
+"""Train the churn and customer value models: fit and evaluate on stacked cutoffs, then the shared lifecycle.
 
-Each run logs its parameters, the data fingerprint and cutoffs, the feature list, the protocol metrics and
-the baselines beside them, the plots (PNG), and the model (pyfunc with signature and input example). The
-version becomes ``champion`` only when it beats the champion on the same evaluation (data fingerprint,
-evaluation cutoff, horizon); ``force`` overrides. The run's ``promotion.*`` tags say why.
+Churn: LightGBM, calibrated, primary metric ROC-AUC; value: tweedie vs. two-part (the winner on the held-out
+fold), primary metric normalized Gini. Both are compared with the champion on the evaluation key
+``fingerprint:evaluation cutoff:horizon``. Logging, registration and promotion are
+:func:`training.lifecycle.run_training`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
+import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -19,12 +18,12 @@ from shopml.settings import Settings
 from training.customers.churn import ChurnParams, ChurnResult, fit_churn
 from training.customers.data import CustomerData, build_customer_data, plan_cutoffs
 from training.customers.value import ValueParams, ValueResult, fit_value
-from training.names import CHAMPION_ALIAS, CHURN, CUSTOMER_VALUE
+from training.lifecycle import Candidate, Lineage, TrainOutcome, run_training
+from training.names import CHURN, CUSTOMER_VALUE
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "customers"
-PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas", "numpy", "scipy", "scikit-learn"]
 
 
 @dataclass(frozen=True)
@@ -43,154 +42,76 @@ class TrainConfig:
                             min_history_days=self.min_history_days)
 
 
-@dataclass(frozen=True)
-class TrainOutcome:
-    """What a training command did: the metrics, the registered version and whether it became champion."""
-
-    model_name: str
-    run_id: str
-    version: str
-    promoted: bool
-    reason: str
-    metrics: dict[str, object]
-    baselines: dict[str, object]
-
-
-def load_training_tables(settings: Settings, data: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """The canonical tables in ``settings.raw_dir`` by default, or any file/folder ``features.loaders`` reads."""
-    if data is None:
-        from features.store import load_tables
-
-        return load_tables(settings.raw_dir, ("orders", "products"))
-    from features.loaders import load
-
-    return load(Path(data)).tables
-
-
 def prepare(tables: dict[str, pd.DataFrame], config: TrainConfig | None = None, cache: dict | None = None) -> CustomerData:
+    """The training and evaluation sets both customer models learn from (one build serves both)."""
     config = config or TrainConfig()
     return build_customer_data(tables, config.plan(tables["orders"]), cache)
 
 
-def champion_exists(settings: Settings, model_name: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    from training.tracking import configure_mlflow
-
-    client = configure_mlflow(settings)
-    try:
-        client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    except MlflowException:
-        return False
-    return True
-
-
-def _log_common(data: CustomerData, names: list[str], params: dict[str, object]) -> None:
-    import mlflow
-
-    from training.tracking import log_data_lineage
-
-    log_data_lineage(data.fingerprint, data.plan.to_dict(), names)
-    mlflow.log_params({k: str(v) for k, v in params.items()})
-    mlflow.log_param("train_rows", len(data.train))
-    mlflow.log_param("evaluation_rows", len(data.evaluation))
-    mlflow.set_tag("evaluation_key", data.evaluation_key)
-
-
-def _log_model(inference_object, data: CustomerData, predict) -> str:
-    import mlflow
-    from mlflow.models import infer_signature
-
-    from training.customers.pyfunc import CustomerModelPyfunc
-
-    example = data.evaluation[["customer_id", *_feature_columns()]].head(5)
-    signature = infer_signature(example, predict(example))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = inference_object.save(Path(tmp) / "model")
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=CustomerModelPyfunc(), artifacts={"model": str(folder)},
-            signature=signature, input_example=example, pip_requirements=PIP_REQUIREMENTS,
-        )
-    return info.model_uri
-
-
-def _feature_columns() -> list[str]:
-    from features.customers import CUSTOMER_FEATURES
-
-    return list(CUSTOMER_FEATURES)
-
-
 def train_churn(settings: Settings, data: CustomerData, *, params: ChurnParams | None = None,
-                force: bool = False) -> tuple[TrainOutcome, ChurnResult]:
-    """Fit the churn model on ``data``, log everything, register it and decide on promotion."""
-    import mlflow
-
+                force: bool = False) -> TrainOutcome[ChurnResult]:
+    """Fit the churn model on ``data``, then log, register and promote it if it wins (or ``force``)."""
     from training.customers import plots
-    from training.registry import register_and_promote
-    from training.tracking import configure_mlflow, log_figure, log_metrics_flat, training_run
 
+    started = time.perf_counter()
     params = params or ChurnParams(seed=settings.seed)
     result = fit_churn(data, params)
-    client = configure_mlflow(settings)
-    with training_run(settings, EXPERIMENT, f"churn {data.plan.evaluation:%Y-%m-%d}") as run:
-        _log_common(data, result.model.feature_names, asdict(params))
-        log_metrics_flat({"evaluation": result.metrics, "baselines": result.baselines,
-                          "calibration_fold": result.calibration_fold})
-        mlflow.set_tag("calibration", result.calibration_fold.get("method", params.calibration))
-        mlflow.log_dict(result.calibration_fold, "calibration_fold.json")  # with the anchors' dates and rates
-        y, p = result.predictions["churned"], result.predictions["churn_probability"]
-        log_figure(plots.calibration_curve(y, p), "calibration_curve")
-        log_figure(plots.gain_chart(y, p), "cumulative_gain")
-        log_figure(plots.feature_importance(result.importance), "feature_importance")
-        mlflow.log_dict(result.importance, "feature_importance.json")
-        uri = _log_model(result.model, data, result.model.predict_proba)
-        decision = register_and_promote(client, model_name=CHURN, model_uri=uri, run_id=run.info.run_id,
-                                        metric="roc_auc", value=result.metrics["roc_auc"],
-                                        evaluation_key=data.evaluation_key, force=force)
-    outcome = TrainOutcome(CHURN, run.info.run_id, decision.version, decision.promoted, decision.reason,
-                           result.metrics, result.baselines)
-    return outcome, result
+    y, p = result.predictions["churned"], result.predictions["churn_probability"]
+    candidate = Candidate(
+        model_name=CHURN, experiment=EXPERIMENT, run_name=f"churn {data.plan.evaluation:%Y-%m-%d}",
+        model=result.model, example=_example(data), metric="roc_auc", value=result.metrics["roc_auc"],
+        lineage=_lineage(data, result.model.feature_names), params=_params(data, asdict(params)),
+        metrics=result.metrics, baselines=result.baselines,
+        diagnostics={"calibration_fold": result.calibration_fold},
+        tags={"calibration": str(result.calibration_fold.get("method", params.calibration))},
+        artifacts={"calibration_fold.json": result.calibration_fold,  # with the anchors' dates and rates
+                   "feature_importance.json": result.importance},
+        figures={"calibration_curve": lambda: plots.calibration_curve(y, p),
+                 "cumulative_gain": lambda: plots.gain_chart(y, p),
+                 "feature_importance": lambda: plots.feature_importance(result.importance)},
+    )
+    return run_training(settings, candidate, result, force=force, started=started)
 
 
 def train_value(settings: Settings, data: CustomerData, *, params: ValueParams | None = None,
-                force: bool = False) -> tuple[TrainOutcome, ValueResult]:
-    """Fit tweedie and two-part, keep the winner on the held-out fold, log, register and decide on promotion."""
-    import mlflow
-
+                force: bool = False) -> TrainOutcome[ValueResult]:
+    """Fit tweedie and two-part, keep the winner on the held-out fold, then log, register and maybe promote."""
     from training.customers import plots
-    from training.registry import register_and_promote
-    from training.tracking import configure_mlflow, log_figure, log_metrics_flat, training_run
 
+    started = time.perf_counter()
     params = params or ValueParams(seed=settings.seed)
     result = fit_value(data, params)
-    client = configure_mlflow(settings)
-    with training_run(settings, EXPERIMENT, f"value {data.plan.evaluation:%Y-%m-%d}") as run:
-        _log_common(data, result.model.feature_names, asdict(params))
-        mlflow.log_params({"value_kind": result.model.kind, "value_candidate": result.metrics["candidate"],
-                           "value_blend_weight": result.model.blend_weight})
-        metrics = {k: v for k, v in result.metrics.items() if k not in ("by_decile", "kind", "candidate")}
-        log_metrics_flat({"evaluation": metrics, "baselines": result.baselines, "selection_fold": result.selection,
-                          "candidates": {k: {m: v for m, v in c.items() if m != "by_decile"}
-                                         for k, c in result.candidates.items()}})
-        mlflow.log_dict(result.metrics["by_decile"], "value_by_decile.json")
-        log_figure(plots.value_deciles(result.metrics["by_decile"]), "value_by_decile")
-        log_figure(plots.gain_chart(result.predictions["spend_next"], result.predictions["predicted_value"]),
-                   "cumulative_gain")
-        log_figure(plots.feature_importance(result.importance), "feature_importance")
-        uri = _log_model(result.model, data, result.model.predict)
-        decision = register_and_promote(client, model_name=CUSTOMER_VALUE, model_uri=uri, run_id=run.info.run_id,
-                                        metric="normalized_gini", value=result.primary,
-                                        evaluation_key=data.evaluation_key, force=force)
-    outcome = TrainOutcome(CUSTOMER_VALUE, run.info.run_id, decision.version, decision.promoted, decision.reason,
-                           result.metrics, result.baselines)
-    return outcome, result
+    by_decile = result.metrics["by_decile"]
+    candidate = Candidate(
+        model_name=CUSTOMER_VALUE, experiment=EXPERIMENT, run_name=f"value {data.plan.evaluation:%Y-%m-%d}",
+        model=result.model, example=_example(data), metric="normalized_gini", value=result.primary,
+        lineage=_lineage(data, result.model.feature_names),
+        params=_params(data, {**asdict(params), "value_kind": result.model.kind,
+                              "value_candidate": result.metrics["candidate"],
+                              "value_blend_weight": result.model.blend_weight}),
+        metrics=result.metrics, baselines=result.baselines,  # by_decile (a list) and the labels are not logged
+        diagnostics={"selection_fold": result.selection,
+                     "candidates": {k: {m: v for m, v in c.items() if m != "by_decile"}
+                                    for k, c in result.candidates.items()}},
+        artifacts={"value_by_decile.json": by_decile},
+        figures={"value_by_decile": lambda: plots.value_deciles(by_decile),
+                 "cumulative_gain": lambda: plots.gain_chart(result.predictions["spend_next"],
+                                                             result.predictions["predicted_value"]),
+                 "feature_importance": lambda: plots.feature_importance(result.importance)},
+    )
+    return run_training(settings, candidate, result, force=force, started=started)
 
 
-def load_champion(settings: Settings, alias: str = CHAMPION_ALIAS):
-    """``(CustomerScorer, {"churn": version, "customer_value": version})`` from the registry's champions."""
-    from training.customers.predict import CustomerScorer
-    from training.registry import load_champion_model
+def _lineage(data: CustomerData, features: list[str]) -> Lineage:
+    return Lineage(data.fingerprint, data.evaluation_key, data.plan.to_dict(), tuple(features))
 
-    churn, churn_version = load_champion_model(settings, CHURN, alias)
-    value, value_version = load_champion_model(settings, CUSTOMER_VALUE, alias)
-    return CustomerScorer(churn, value), {CHURN: churn_version, CUSTOMER_VALUE: value_version}
+
+def _params(data: CustomerData, params: dict[str, object]) -> dict[str, object]:
+    return {**params, "train_rows": len(data.train), "evaluation_rows": len(data.evaluation)}
+
+
+def _example(data: CustomerData) -> pd.DataFrame:
+    from features.customers import CUSTOMER_FEATURES
+
+    return data.evaluation[list(CUSTOMER_FEATURES)].head(5)  # the models' inputs: no customer_id
+

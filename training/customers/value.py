@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 from shopml.errors import ShopmlError
+from training.contract import Params, ServedModel
 from training.customers.data import CustomerData
 from training.customers.encoding import FeatureEncoder
 from training.customers.metrics import normalized_gini, value_metrics
+from training.names import CUSTOMER_VALUE
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +72,13 @@ class ValueParams:
         return params
 
 
-class ValueModel:
-    """Inference object: expected net spend over the horizon from a customer feature table."""
+class ValueModel(ServedModel):
+    """Inference object: expected net spend over the horizon from a customer feature table.
+
+    Registered as ``customer_value``; ``predict`` returns one named column, ``predicted_value``.
+    """
+
+    registry_names = (CUSTOMER_VALUE,)
 
     def __init__(self, kind: str, boosters: dict[str, object], encoder: FeatureEncoder,
                  info: dict[str, object] | None = None, blend_weight: float = 1.0) -> None:
@@ -100,8 +107,18 @@ class ValueModel:
         probabilistic = X[:, self.encoder.names.index(BLEND_COLUMN)] if weight < 1 else None
         return combine(boosted, probabilistic, weight)
 
-    def predict(self, features: pd.DataFrame) -> np.ndarray:
+    def predict_value(self, features: pd.DataFrame) -> np.ndarray:
+        """Expected spend per row of a customer feature table (numpy; :meth:`predict` names the column)."""
         return self.predict_matrix(self.encoder.matrix(features))
+
+    def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
+        """``predicted_value`` per row of a customer feature table (the rows' index is kept)."""
+        return pd.DataFrame({"predicted_value": self.predict_value(frame)}, index=frame.index)
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return {"features": list(self.feature_names), "kind": self.kind, "blend_weight": self.blend_weight,
+                **self.info}
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.demand import DemandFeatureSpec, DemandPanel, series_attributes
 from shopml.errors import DataValidationError
-from training.forecast.data import ALL_REGIONS, DemandPanel
-from training.forecast.features import ForecastFeatureSpec, design_matrix, series_state
+from training.forecast.features import design_matrix, feature_names, scaled_state
 
 log = logging.getLogger(__name__)
 
@@ -78,22 +78,26 @@ class ModelParams:
         return asdict(self)
 
 
-def static_features(keys: pd.DataFrame, products: pd.DataFrame | None) -> tuple[np.ndarray, list[str]]:
-    """``(n_series, 3)`` category code, log price and is-total flag, and the category vocabulary."""
-    n = len(keys)
+def category_vocabulary(products: pd.DataFrame | None) -> list[str]:
+    """The catalogue's categories, sorted: the model's encoding of ``category`` (code = position)."""
     if products is None or products.empty:
-        vocab: list[str] = []
-        code = np.full(n, np.nan)
-        price = np.full(n, np.nan)
-    else:
-        info = products.drop_duplicates("sku").set_index("sku")
-        vocab = sorted(info["category"].dropna().astype("str").unique())
-        cat = info["category"].reindex(keys["sku"]).astype("str").to_numpy()
-        lookup = {c: i for i, c in enumerate(vocab)}
-        code = np.array([lookup.get(c, np.nan) for c in cat], dtype="float64")
-        price = np.log1p(info["price"].reindex(keys["sku"]).to_numpy(dtype="float64"))
-    total = (keys["region"].to_numpy() == ALL_REGIONS).astype("float64")
-    return np.stack([code, price, total], axis=1), vocab
+        return []
+    return sorted(products.drop_duplicates("sku")["category"].dropna().astype("str").unique())
+
+
+def static_features(keys: pd.DataFrame, products: pd.DataFrame | None,
+                    vocab: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``(n_series, 3)`` category code, log price and is-total flag, and the category vocabulary.
+
+    The attributes come from :func:`features.demand.series_attributes`; the category is encoded with ``vocab``
+    (the fitted model's) or, when None, with the vocabulary of ``products``.
+    """
+    attributes = series_attributes(keys, products)
+    vocab = category_vocabulary(products) if vocab is None else vocab
+    lookup = {c: i for i, c in enumerate(vocab)}
+    code = np.array([lookup.get(c, np.nan) for c in attributes["category"].to_numpy()], dtype="float64")
+    total = attributes["is_total"].to_numpy().astype("float64")
+    return np.stack([code, attributes["log_price"].to_numpy(dtype="float64"), total], axis=1), vocab
 
 
 @dataclass
@@ -101,10 +105,15 @@ class FittedQuantileModel:
     """What :class:`GlobalForecastModel` learns: boosters per quantile (and per horizon) plus calibration."""
 
     params: ModelParams
-    spec: ForecastFeatureSpec
+    spec: DemandFeatureSpec
     freq: str
     boosters: dict[str, object]
     stretch: dict[float, float] = field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The boosters' input columns (see :func:`training.forecast.features.feature_names`)."""
+        return feature_names(self.spec, self.freq)
 
     def booster_for(self, q: float, h: int | None):
         key = f"q{q:g}" if self.params.strategy == "pooled" else f"q{q:g}_h{h}"
@@ -147,14 +156,14 @@ def apply_stretch(pred: np.ndarray, quantiles: tuple[float, ...], stretch: dict[
 class GlobalForecastModel:
     """Global LightGBM quantile forecaster (sklearn style: parameters stored untouched, state in ``fitted_``)."""
 
-    def __init__(self, params: ModelParams | None = None, spec: ForecastFeatureSpec | None = None) -> None:
+    def __init__(self, params: ModelParams | None = None, spec: DemandFeatureSpec | None = None) -> None:
         self.params = params
         self.spec = spec
 
     def fit(self, panel: DemandPanel, products: pd.DataFrame | None = None) -> GlobalForecastModel:
         """Learn boosters on every origin of ``panel`` and calibrate intervals on its latest origins."""
         params = self.params or ModelParams()
-        spec = self.spec or ForecastFeatureSpec()
+        spec = self.spec or DemandFeatureSpec()
         if panel.n_periods < 3:
             raise DataValidationError(f"only {panel.n_periods} period(s) of history; need at least 3 to train.")
         static, vocab = static_features(panel.keys, products)
@@ -176,14 +185,14 @@ class GlobalForecastModel:
         """``(n_series, horizon, n_quantiles)`` forecasts from the last period of ``panel`` (same series order)."""
         fitted = self.fitted_
         horizon = horizon or fitted.params.horizon
-        static, _ = static_features(panel.keys, products)
-        state, scale = series_state(panel.values, fitted.spec, origins=[panel.n_periods - 1])
+        static, _ = static_features(panel.keys, products, self.categories_)
+        state, scale = scaled_state(panel.values, fitted.spec, origins=[panel.n_periods - 1])
         pred = fitted.predict(state[:, -1], scale[:, -1], static, panel.periods[-1], horizon)
         return apply_fallback(pred, state[:, -1], static, self.profile_, fitted.params.min_history, fitted.spec)
 
 
 def apply_fallback(pred: np.ndarray, state: np.ndarray, static: np.ndarray, profile: dict, min_history: int,
-                   spec: ForecastFeatureSpec) -> np.ndarray:
+                   spec: DemandFeatureSpec) -> np.ndarray:
     """Series younger than ``min_history`` periods get their category profile; series that never sold get 0.
 
     A series of all zeros has no level to scale by, so it is forecast as 0 with a zero-width band.
@@ -212,10 +221,10 @@ def training_origins(n_periods: int, params: ModelParams) -> np.ndarray:
     return np.sort(origins)
 
 
-def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, spec: ForecastFeatureSpec):
+def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, spec: DemandFeatureSpec):
     """Design matrix, scaled target, weight and horizon of every (series, origin, horizon) training row."""
     origins = training_origins(panel.n_periods, params)
-    state, scale = series_state(panel.values, spec, origins=origins)
+    state, scale = scaled_state(panel.values, spec, origins=origins)
     position = np.full(panel.n_periods, -1)
     position[origins] = np.arange(len(origins))
     s_idx, o_idx, h_idx = [], [], []
@@ -240,11 +249,11 @@ def training_rows(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
     return X, y, sc, h
 
 
-def _fit_boosters(panel: DemandPanel, static: np.ndarray, params: ModelParams, spec: ForecastFeatureSpec):
+def _fit_boosters(panel: DemandPanel, static: np.ndarray, params: ModelParams, spec: DemandFeatureSpec):
     import lightgbm as lgb
 
     X, y, w, hs = training_rows(panel, static, params, spec)
-    names = spec.names(panel.freq)
+    names = feature_names(spec, panel.freq)
     boosters: dict[str, object] = {}
     groups = [(None, np.ones(len(y), dtype=bool))] if params.strategy == "pooled" else [
         (h, hs == h) for h in range(1, params.horizon + 1)]
@@ -263,9 +272,9 @@ def _fit_boosters(panel: DemandPanel, static: np.ndarray, params: ModelParams, s
 
 
 def _calibrate(inner: FittedQuantileModel, panel: DemandPanel, static: np.ndarray, origins: list[int],
-               params: ModelParams, spec: ForecastFeatureSpec) -> dict[float, float]:
+               params: ModelParams, spec: DemandFeatureSpec) -> dict[float, float]:
     """Stretch factors so each outer quantile has its nominal share below on ``origins`` (model fit before them)."""
-    state, scale = series_state(panel.values, spec, origins=origins)
+    state, scale = scaled_state(panel.values, spec, origins=origins)
     preds, actual = [], []
     for k, o in enumerate(origins):
         live = np.flatnonzero(~np.isnan(panel.values[:, o]))

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.demand import DemandFeatureSpec
 from shopml.errors import DataValidationError, NotTrainedError, ShopmlError
+from training.contract import Params, ServedModel
 from training.forecast.data import ALL_REGIONS, DemandPanel
-from training.forecast.features import ForecastFeatureSpec, series_state
+from training.forecast.features import scaled_state
 from training.forecast.model import (
     FittedQuantileModel,
     GlobalForecastModel,
@@ -32,10 +34,12 @@ from training.forecast.model import (
     static_features,
 )
 from training.forecast.reconcile import top_down
+from training.names import DEMAND_FORECAST
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 
 
 class UnknownSeriesError(ShopmlError, KeyError):
@@ -50,8 +54,12 @@ def quantile_column(q: float) -> str:
     return f"p{100 * q:g}"
 
 
-class Forecaster:
+class Forecaster(ServedModel):
     """Quantile demand forecasts per SKU and region from the origin it was trained up to.
+
+    Registered as ``demand_forecast``. As a served model, ``predict`` takes rows of ``sku`` and optionally
+    ``region`` (a row without a region asks for every region of the SKU plus ``"ALL"``; with one, only that
+    series) and ``params`` ``horizon`` (default :attr:`max_horizon`) and ``quantiles`` (default 0.1, 0.5, 0.9).
 
     Attributes
     ----------
@@ -64,6 +72,9 @@ class Forecaster:
     origin
         Start of the last period the model saw; horizon 1 starts one period later.
     """
+
+    registry_names = (DEMAND_FORECAST,)
+    optional_inputs = ("region",)
 
     def __init__(self, fitted: FittedQuantileModel, keys: pd.DataFrame, origin: pd.Timestamp, state: np.ndarray,
                  scale: np.ndarray, static: np.ndarray, profile: dict, new_skus: dict[str, float] | None = None) -> None:
@@ -90,14 +101,14 @@ class Forecaster:
     # ----------------------------------------------------------------- construction
     @classmethod
     def fit(cls, panel: DemandPanel, products: pd.DataFrame | None = None, params: ModelParams | None = None,
-            spec: ForecastFeatureSpec | None = None) -> Forecaster:
+            spec: DemandFeatureSpec | None = None) -> Forecaster:
         """Train the global model on ``panel`` and keep the state at its last period."""
         model = GlobalForecastModel(params, spec).fit(panel, products)
         return cls.from_model(model, panel, products)
 
     @classmethod
     def from_model(cls, model: GlobalForecastModel, panel: DemandPanel, products: pd.DataFrame | None = None) -> Forecaster:
-        state, scale = series_state(panel.values, model.fitted_.spec, origins=[panel.n_periods - 1])
+        state, scale = scaled_state(panel.values, model.fitted_.spec, origins=[panel.n_periods - 1])
         static, vocab = static_features(panel.keys, products)
         new_skus: dict[str, float] = {}
         if products is not None and len(products):
@@ -134,7 +145,7 @@ class Forecaster:
         skus: Sequence[str] | str | None = None,
         regions: Sequence[str] | str | None = None,
         horizon: int = 8,
-        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
     ) -> pd.DataFrame:
         """Tidy forecasts: ``sku, region, period_start, horizon`` and one column per quantile (``p10``...).
 
@@ -187,6 +198,33 @@ class Forecaster:
         for j, q in enumerate(qs):
             frame[quantile_column(q)] = values[:, :, j].reshape(-1)
         return frame
+
+    # ----------------------------------------------------------------- served-model contract
+    def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
+        """:meth:`forecast` for the requested series, in the order of their first request."""
+        params = params or {}
+        horizon = int(params.get("horizon") or self.max_horizon)
+        quantiles = tuple(float(q) for q in params.get("quantiles") or DEFAULT_QUANTILES)
+        skus = frame["sku"].astype("str").tolist()
+        regions = frame["region"].tolist() if "region" in frame else [None] * len(skus)
+        wanted: dict[str, set[str] | None] = {}
+        for sku, region in zip(skus, regions, strict=True):
+            if region is None or pd.isna(region):
+                wanted[sku] = None  # every region
+            elif (chosen := wanted.setdefault(sku, set())) is not None:
+                chosen.add(str(region))
+        parts = [self.forecast(skus=[sku], regions=None if regions_ is None else sorted(regions_),
+                               horizon=horizon, quantiles=quantiles) for sku, regions_ in wanted.items()]
+        return pd.concat(parts, ignore_index=True) if parts else self.forecast(skus=[], horizon=horizon,
+                                                                               quantiles=quantiles)
+
+    def default_params(self) -> dict[str, object]:
+        return {"horizon": self.max_horizon, "quantiles": list(DEFAULT_QUANTILES)}
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return {"freq": self.freq, "origin": self.origin.isoformat(), "max_horizon": self.max_horizon,
+                "quantiles": list(self.quantiles), "series": len(self.keys), "skus": len(self.skus)}
 
     # ----------------------------------------------------------------- validation
     def _check_horizon(self, horizon: int) -> int:
@@ -252,7 +290,7 @@ class Forecaster:
             "freq": self.freq,
             "origin": self.origin.isoformat(),
             "params": self.fitted.params.to_dict(),
-            "spec": {"lags": list(spec.demand.lags), "windows": list(spec.demand.windows),
+            "spec": {"lags": list(spec.lags), "windows": list(spec.windows),
                      "scale_window": spec.scale_window, "calendar": spec.calendar},
             "stretch": {repr(q): c for q, c in self.fitted.stretch.items()},
             "profile": [[None if np.isnan(k[0]) else k[0], k[1], list(map(float, v))] for k, v in self.profile.items()],
@@ -267,8 +305,6 @@ class Forecaster:
         """Read a folder written by :meth:`save`."""
         import lightgbm as lgb
 
-        from features.demand import DemandFeatureSpec
-
         directory = Path(directory)
         meta_path = directory / "forecaster.json"
         if not meta_path.is_file():
@@ -277,8 +313,8 @@ class Forecaster:
         params = dict(meta["params"])
         params["quantiles"] = tuple(params["quantiles"])
         spec_d = meta["spec"]
-        spec = ForecastFeatureSpec(DemandFeatureSpec(lags=tuple(spec_d["lags"]), windows=tuple(spec_d["windows"])),
-                                   scale_window=spec_d["scale_window"], calendar=spec_d["calendar"])
+        spec = DemandFeatureSpec(lags=tuple(spec_d["lags"]), windows=tuple(spec_d["windows"]),
+                                 scale_window=spec_d["scale_window"], calendar=spec_d["calendar"])
         boosters = {key: lgb.Booster(model_file=str(directory / f"booster_{key}.txt")) for key in meta["boosters"]}
         fitted = FittedQuantileModel(ModelParams(**params), spec, meta["freq"], boosters,
                                      {float(q): c for q, c in meta["stretch"].items()})

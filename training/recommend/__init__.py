@@ -1,7 +1,7 @@
 """Recommendations: popularity baselines, item-kNN, EASE, a LambdaRank re-ranker and a fast inference object.
 
 The service uses :class:`Recommender` (``recommend``, ``similar_items``, ``recommend_batch``) loaded with
-:func:`load_champion`; ``shopml train recommender`` runs :func:`train_recommender`. See docs/recommend.md.
+:func:`training.registry.load_champion`; ``shopml train recommender`` runs :func:`train_recommender`. See docs/recommend.md.
 """
 
 from training.recommend.data import ProtocolSplit, TrainingData, protocol_split, training_data
@@ -15,13 +15,6 @@ from training.recommend.protocol import ProtocolReport, evaluate_protocol
 from training.recommend.ranker import LambdaRanker
 
 
-def load_champion(settings, alias: str = "champion"):
-    """The registry champion as ``(Recommender, version)``; raises NotTrainedError when there is none."""
-    from training.recommend.pyfunc import load_champion as _load
-
-    return _load(settings, alias)
-
-
 def train_recommender(settings, tables, **kwargs):
     """See :func:`training.recommend.train.train_recommender` (imported lazily: it pulls in MLflow)."""
     from training.recommend.train import train_recommender as _train
@@ -32,6 +25,6 @@ def train_recommender(settings, tables, **kwargs):
 __all__ = [
     "EASE", "MAX_K", "FittedRecommender", "ItemKNN", "LambdaRanker", "Popularity", "ProtocolReport",
     "ProtocolSplit", "RecommendRequestError", "Recommendation", "Recommender", "RecommenderConfig",
-    "TopKMetrics", "TrainingData", "evaluate_protocol", "evaluate_topk", "fit_recommender", "load_champion",
+    "TopKMetrics", "TrainingData", "evaluate_protocol", "evaluate_topk", "fit_recommender",
     "protocol_split", "train_recommender", "training_data",
 ]

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from shopml.errors import NotTrainedError, ShopmlError
+from training.contract import Params, ServedModel
+from training.names import RECOMMENDER
 
 log = logging.getLogger(__name__)
 
 MAX_K = 100
+DEFAULT_K = 10
+OUTPUT_COLUMNS = ("customer_id", "rank", "sku", "score", "source")
 FORMAT_VERSION = 1
 SOURCE_BUY_AGAIN = "buy_again"
 SOURCE_SIMILAR = "item_knn"
@@ -74,8 +79,11 @@ class Ragged:
         return cls(arrays[f"{prefix}_indptr"], arrays[f"{prefix}_items"], arrays[f"{prefix}_scores"])
 
 
-class Recommender:
+class Recommender(ServedModel):
     """Top-k recommendations and similar items from precomputed, numpy-only state.
+
+    Registered as ``recommender``; as a served model, ``predict`` takes ``customer_id`` (and optionally ``k``
+    per row, else ``params["k"]``, default 10) and returns one row per recommended item.
 
     Parameters
     ----------
@@ -95,6 +103,9 @@ class Recommender:
     model_source
         The ``source`` name of ranked-list items (e.g. ``"ranker"``).
     """
+
+    registry_names = (RECOMMENDER,)
+    optional_inputs = ("k",)
 
     def __init__(
         self,
@@ -295,6 +306,26 @@ class Recommender:
             countries=arrays["countries"], customer_country=arrays["customer_country"],
             model_source=meta["model_source"], active=arrays["active"], info=meta.get("info", {}),
         )
+
+    # ------------------------------------------------------------------ served-model contract
+    def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:
+        """``customer_id, rank, sku, score, source``: each customer's top ``k`` (rank 1 first), in input order."""
+        default_k = int((params or {}).get("k", DEFAULT_K))
+        ks = frame["k"].astype(int).tolist() if "k" in frame else [default_k] * len(frame)
+        rows = []
+        for customer, k in zip(frame["customer_id"].tolist(), ks, strict=True):
+            customer = None if pd.isna(customer) else str(customer)
+            for rank, rec in enumerate(self.recommend(customer, k=k), start=1):
+                rows.append((customer, rank, rec.sku, rec.score, rec.source))
+        out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+        return out.astype({"rank": "int64", "score": "float64"})
+
+    def default_params(self) -> dict[str, object]:
+        return {"k": DEFAULT_K}
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return self.summary()
 
     def summary(self) -> dict[str, object]:
         return {

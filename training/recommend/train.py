@@ -1,15 +1,16 @@
-"""Train, evaluate, log and register the recommender (``shopml train recommender``).
+"""Train the recommender: the protocol evaluation at a cutoff, a refit on all data, then the shared lifecycle.
 
-One MLflow run: the protocol evaluation at an evaluation cutoff (every baseline and model side by side at
-k = 5, 10, 20, coverage, a plot of NDCG@10 by model), then the recommender refitted on all the data,
-logged as a pyfunc, registered as ``recommender`` and promoted to ``champion`` only if its NDCG@10 beats the
-champion's on the same evaluation (same data fingerprint and split).
+The protocol scores every baseline and model side by side at k = 5, 10, 20 with coverage (logged as
+``protocol.<model>.<metric>``, with a plot of NDCG@10 by model); the recommender refitted on all the data is
+what gets registered as ``recommender``, promoted to ``champion`` only if its NDCG@10 beats the champion's on
+the same evaluation (same data fingerprint and split). Logging, registration and promotion are
+:func:`training.lifecycle.run_training`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pandas as pd
 
 from shopml.errors import DataValidationError
 from shopml.settings import Settings
-from training.names import CHAMPION_ALIAS, RECOMMENDER
-from training.recommend.fit import RecommenderConfig, fit_recommender
+from training.lifecycle import ONLINE_RETAIL, Candidate, Lineage, TrainOutcome, run_training
+from training.names import RECOMMENDER
+from training.recommend.fit import FittedRecommender, RecommenderConfig, fit_recommender
 from training.recommend.predict import Recommender
 from training.recommend.protocol import PRIMARY, ProtocolReport, evaluate_protocol
 
@@ -26,39 +28,18 @@ log = logging.getLogger(__name__)
 
 EXPERIMENT = "recommender"
 PRIMARY_METRIC = "ndcg_at_10"
-ONLINE_RETAIL = "online-retail"
 ONLINE_RETAIL_CUTOFF = "2011-11-01"
 DEFAULT_EVALUATION_DAYS = 30
 
 
 @dataclass
-class TrainOutcome:
-    """What a training run produced and decided."""
+class RecommenderResult:
+    """The recommender refitted on all data, the protocol report at the evaluation cutoff, stage timings."""
 
     recommender: Recommender
     report: ProtocolReport
-    run_id: str
-    version: str
-    promoted: bool
-    reason: str
+    fitted: FittedRecommender
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def online_retail_path() -> Path:
-    """Online Retail I in the workplace's shared data (``../shared/data`` beside the project)."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "online_retail" / "online_retail_I.csv.gz"
-
-
-def load_training_tables(settings: Settings, data: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Canonical orders and products: the data home by default, ``"online-retail"``, or a path to load."""
-    if data is None:
-        from features.store import load_tables
-
-        return load_tables(settings.raw_dir, ("orders", "products"))
-    from features.loaders import load
-
-    path = online_retail_path() if str(data) == ONLINE_RETAIL else Path(data)
-    return load(path).tables
 
 
 def default_cutoff(orders: pd.DataFrame, data: str | Path | None = None) -> pd.Timestamp:
@@ -70,78 +51,50 @@ def default_cutoff(orders: pd.DataFrame, data: str | Path | None = None) -> pd.T
     return orders["ordered_at"].max().normalize() + pd.Timedelta(days=1 - DEFAULT_EVALUATION_DAYS)
 
 
-def champion_exists(settings: Settings) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    from training.tracking import configure_mlflow
-
-    try:
-        configure_mlflow(settings).get_model_version_by_alias(RECOMMENDER, CHAMPION_ALIAS)
-    except MlflowException:
-        return False
-    return True
-
-
 def train_recommender(
     settings: Settings,
     tables: dict[str, pd.DataFrame],
     *,
+    params: RecommenderConfig | None = None,
     cutoff: str | pd.Timestamp | None = None,
-    config: RecommenderConfig | None = None,
     force: bool = False,
-    run_name: str = "recommender",
-) -> TrainOutcome:
-    """Evaluate at ``cutoff``, refit on all data, log to MLflow, register and maybe promote."""
-    import time
-
-    import mlflow
-
+) -> TrainOutcome[RecommenderResult]:
+    """Evaluate at ``cutoff``, refit on all data, then log, register and promote it if it wins (or ``force``)."""
     from features.store import fingerprint
-    from training.recommend.pyfunc import log_recommender
-    from training.registry import register_and_promote
-    from training.tracking import (
-        configure_mlflow,
-        log_data_lineage,
-        log_figure,
-        log_metrics_flat,
-        training_run,
-    )
+    from training.recommend.candidates import FEATURES
 
-    config = config or RecommenderConfig(seed=settings.seed)
+    started = time.perf_counter()
+    params = params or RecommenderConfig(seed=settings.seed)
     orders, products = tables["orders"], tables.get("products")
     cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(orders)
+    report = evaluate_protocol(orders, products, cutoff, config=params)
+    seconds = {"evaluate": time.perf_counter() - started}
+    final = fit_recommender(orders, products, None, params)
+    seconds["refit"] = time.perf_counter() - started - seconds["evaluate"]
+    recommender = final.recommender
+    result = RecommenderResult(recommender, report, final, seconds)
     data_print = fingerprint(orders)
-    client = configure_mlflow(settings)
-    seconds: dict[str, float] = {}
-    with training_run(settings, EXPERIMENT, run_name) as run:
-        started = time.perf_counter()
-        report = evaluate_protocol(orders, products, cutoff, config=config)
-        seconds["evaluate"] = time.perf_counter() - started
-        started = time.perf_counter()
-        final = fit_recommender(orders, products, None, config)
-        seconds["refit"] = time.perf_counter() - started
-        recommender = final.recommender
-        mlflow.log_params({f"config.{k}": v for k, v in config.to_params().items()})
-        mlflow.log_params({"test_customers": report.split.n_test, "ranker_windows_used": len(final.windows),
-                           "items": recommender.n_items, "customers": recommender.n_customers})
-        log_data_lineage(data_print, {"evaluation": f"{cutoff:%Y-%m-%d}",
-                                      "evaluation_end": f"{report.split.end:%Y-%m-%d}"}, [])
-        table = report.table()
-        log_metrics_flat(table, prefix="protocol")
-        primary = table[PRIMARY]
-        mlflow.log_metrics({PRIMARY_METRIC: primary["ndcg@10"], "recall_at_10": primary["recall@10"],
-                            "coverage_at_10": primary["coverage@10"]})
-        mlflow.log_dict(table, "protocol_metrics.json")
-        log_figure(ndcg_plot(table), "ndcg_at_10_by_model")
-        with tempfile.TemporaryDirectory() as tmp:
-            info = log_recommender(recommender, Path(tmp) / "recommender")
-        decision = register_and_promote(
-            client, model_name=RECOMMENDER, model_uri=info.model_uri, run_id=run.info.run_id,
-            metric=PRIMARY_METRIC, value=primary["ndcg@10"],
-            evaluation_key=f"{data_print}:{report.split.key()}", force=force,
-        )
-    return TrainOutcome(recommender, report, run.info.run_id, decision.version, decision.promoted,
-                        decision.reason, seconds)
+    table = report.table()
+    primary = table[PRIMARY]
+    candidate = Candidate(
+        model_name=RECOMMENDER, experiment=EXPERIMENT, run_name=RECOMMENDER,
+        model=recommender, example=_example(recommender), metric=PRIMARY_METRIC, value=primary["ndcg@10"],
+        lineage=Lineage(data_print, f"{data_print}:{report.split.key()}",
+                        {"evaluation": f"{cutoff:%Y-%m-%d}", "evaluation_end": f"{report.split.end:%Y-%m-%d}"},
+                        tuple(FEATURES) if final.ranker is not None else ()),
+        params={**{f"config.{k}": v for k, v in params.to_params().items()},
+                "test_customers": report.split.n_test, "ranker_windows_used": len(final.windows),
+                "items": recommender.n_items, "customers": recommender.n_customers},
+        metrics=table, metrics_prefix="protocol",
+        diagnostics={"recall_at_10": primary["recall@10"], "coverage_at_10": primary["coverage@10"]},
+        artifacts={"protocol_metrics.json": table},
+        figures={"ndcg_at_10_by_model": lambda: ndcg_plot(table)},
+    )
+    return run_training(settings, candidate, result, force=force, started=started)
+
+
+def _example(recommender: Recommender) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [recommender.customer_ids[0] if recommender.n_customers else "0"], "k": [3]})
 
 
 def ndcg_plot(table: dict[str, dict[str, float]]):

@@ -119,7 +119,7 @@ def test_save_then_load_gives_identical_scores(tmp_path, small_data, churn_resul
     churn = ChurnModel.load(churn_result.model.save(tmp_path / "churn"))
     value = ValueModel.load(value_result.model.save(tmp_path / "value"))
     assert np.array_equal(churn.predict_proba(table), churn_result.model.predict_proba(table))
-    assert np.array_equal(value.predict(table), value_result.model.predict(table))
+    assert np.array_equal(value.predict(table), value_result.model.predict_value(table))
 
 
 def test_prior_shift_hits_the_target_rate_and_keeps_the_ranking():
@@ -185,15 +185,14 @@ def test_shipped_models_carry_population_models_fitted_at_the_end_of_the_data(sm
                                                                               value_result):
     """The evaluation used the evaluation cutoff's BG/NBD and percentiles; the shipped models score today's
     customers, so theirs are refitted on every customer at the day after the data ends."""
-    from features.customers import customer_features
+    from features.customers import build_customer_features
 
     plan = small_data.plan
     assert plan.scoring == small_shop.orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
     for model in (churn_result.model, value_result.model):
         assert model.encoder.lifetime == small_data.scoring_lifetime
         assert model.encoder.lifetime != small_data.lifetime[plan.evaluation]
-    today = customer_features(small_shop.orders.loc[small_shop.orders["customer_id"].notna()], plan.scoring,
-                              small_shop.products)
+    today = build_customer_features(small_shop.orders, plan.scoring, products=small_shop.products)
     pct = small_data.scoring_lifetime.derive(today)["days_since_last_order_pct"]
     assert abs(pct.mean() - 0.5) < 0.01  # today's customers are the reference population
 

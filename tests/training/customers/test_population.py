@@ -53,7 +53,7 @@ def test_one_customer_scores_as_in_the_batch(small_data, churn_result, value_res
     pd.testing.assert_frame_equal(batch, one_by_one)
     # the scorer derives the population columns once for both models: the same as each model on its own
     assert np.allclose(batch["churn_probability"], churn_result.model.predict_proba(table))
-    assert np.allclose(batch["predicted_value"], value_result.model.predict(table))
+    assert np.allclose(batch["predicted_value"], value_result.model.predict_value(table))
     assert any(name.endswith("_pct") for name in churn_result.model.feature_names)
 
 

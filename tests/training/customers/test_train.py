@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from shopml.errors import NotTrainedError, ShopmlError
-from training.customers import ChurnParams, ValueParams, load_champion, train_churn, train_value
+from training.customers import ChurnParams, CustomerScorer, ValueParams, train_churn, train_value
 from training.customers.audiences import score_audience, write_audience
 from training.names import CHURN, CUSTOMER_VALUE
+from training.registry import load_champion
 
 FAST_CHURN = ChurnParams(trees=60, seed=1)
 FAST_VALUE = ValueParams(trees=60, seed=1)
@@ -18,12 +19,12 @@ FAST_VALUE = ValueParams(trees=60, seed=1)
 
 def test_no_champion_says_which_command_to_run(settings):
     with pytest.raises(NotTrainedError, match="shopml train churn"):
-        load_champion(settings)
+        load_champion(CustomerScorer, settings)
 
 
 @pytest.mark.slow
 def test_train_register_promote_and_load_champions(settings, small_data, tmp_path):
-    first, _ = train_churn(settings, small_data, params=FAST_CHURN)
+    first = train_churn(settings, small_data, params=FAST_CHURN)
     assert first.promoted and first.version == "1"
     run = mlflow.get_run(first.run_id)
     assert run.data.params["cutoff_evaluation"] == f"{small_data.plan.evaluation:%Y-%m-%d}"
@@ -33,27 +34,33 @@ def test_train_register_promote_and_load_champions(settings, small_data, tmp_pat
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(first.run_id, "plots")}
     assert {"plots/calibration_curve.png", "plots/cumulative_gain.png", "plots/feature_importance.png"} <= artifacts
 
-    again, _ = train_churn(settings, small_data, params=FAST_CHURN)  # same model, same evaluation: not better
+    again = train_churn(settings, small_data, params=FAST_CHURN)  # same model, same evaluation: not better
     assert not again.promoted and "does not beat" in again.reason
     assert mlflow.get_run(again.run_id).data.tags["promotion.promoted"] == "false"
-    forced, _ = train_churn(settings, small_data, params=FAST_CHURN, force=True)
+    forced = train_churn(settings, small_data, params=FAST_CHURN, force=True)
     assert forced.promoted and forced.version == "3"
 
     with pytest.raises(NotTrainedError, match="shopml train value"):
-        load_champion(settings)
-    value, value_result = train_value(settings, small_data, params=FAST_VALUE)
+        load_champion(CustomerScorer, settings)
+    value = train_value(settings, small_data, params=FAST_VALUE)
     assert value.promoted
 
-    scorer, versions = load_champion(settings)
+    scorer, versions = load_champion(CustomerScorer, settings)
     assert versions == {CHURN: "3", CUSTOMER_VALUE: "1"}
     pyfunc = mlflow.pyfunc.load_model(f"models:/{CHURN}@champion")
     assert pyfunc.unwrap_python_model().model is not None
     table = small_data.evaluation.head(50)
-    p = np.asarray(pyfunc.predict(table))
+    from features.customers import CUSTOMER_FEATURES
+
+    inputs = table[list(CUSTOMER_FEATURES)]  # the signature's inputs: no customer_id
+    predicted = pyfunc.predict(inputs)
+    assert list(predicted.columns) == ["churn_probability"]  # a named column, not an unnamed array
+    p = predicted["churn_probability"].to_numpy()
     assert ((p > 0) & (p < 1)).any() and ((p >= 0) & (p <= 1)).all()  # probabilities, not labels
     np.testing.assert_allclose(p, scorer.score(table)["churn_probability"].to_numpy())
-    spend = np.asarray(mlflow.pyfunc.load_model(f"models:/{CUSTOMER_VALUE}@champion").predict(table))
-    np.testing.assert_allclose(spend, value_result.model.predict(table))
+    spend = mlflow.pyfunc.load_model(f"models:/{CUSTOMER_VALUE}@champion").predict(inputs)
+    assert list(spend.columns) == ["predicted_value"]
+    np.testing.assert_allclose(spend["predicted_value"], value.result.model.predict_value(table))
 
     # Audiences from the champions: filters, and an empty audience writes nothing.
     result = score_audience(settings, features_path=_parquet(table, tmp_path), top=10, scorer=scorer, versions=versions)

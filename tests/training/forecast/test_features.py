@@ -1,15 +1,16 @@
-"""Features at an origin: equal to features.demand (the tested oracle) and to slow loops; no leakage."""
+"""The model's input: the demand feature table's numbers (features.demand) scaled; slow loops; no leakage."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from features.demand import DemandFeatureSpec, demand_features
+from features.demand import DemandFeatureSpec, demand_feature_rows
 from training.forecast.data import DemandPanel
-from training.forecast.features import ForecastFeatureSpec, series_state
+from training.forecast.features import design_matrix, feature_names, scaled_state
+from training.forecast.predict import Forecaster
 
-SPEC = ForecastFeatureSpec(DemandFeatureSpec(lags=(1, 2, 5), windows=(3, 6)), scale_window=4)
+SPEC = DemandFeatureSpec(lags=(1, 2, 5), windows=(3, 6), scale_window=4)
 
 
 def _panel(seed=1) -> DemandPanel:
@@ -23,32 +24,25 @@ def _panel(seed=1) -> DemandPanel:
     return DemandPanel(pd.DataFrame({"sku": list("ABCDE"), "region": "ALL"}), pd.DatetimeIndex(periods), values, "W")
 
 
-def test_series_features_equal_features_demand_at_the_next_row():
+def test_model_state_is_the_feature_table_at_the_next_period_divided_by_its_scale():
     panel = _panel()
-    state, scale = series_state(panel.values, SPEC)
-    names = SPEC.series_names()
-    oracle = demand_features(panel.to_long().drop(columns="region"), SPEC.demand, freq="W")
-    oracle = oracle.set_index(["sku", "period_start"])
+    state, scale = scaled_state(panel.values, SPEC)
+    table = demand_feature_rows(panel, SPEC).set_index(["sku", "period_start"])
+    names, units = SPEC.series_names(), set(SPEC.unit_names())
     checked = 0
     for i, sku in enumerate(panel.keys["sku"]):
-        for o in range(panel.n_periods - 1):
-            key = (sku, panel.periods[o + 1])
-            if key not in oracle.index or np.isnan(panel.values[i, o]):
-                continue
-            row = oracle.loc[key]
-            for name in [f"qty_lag_{k}" for k in SPEC.demand.lags] + [f"qty_rollmean_{w}" for w in SPEC.demand.windows] \
-                    + [f"qty_rollstd_{w}" for w in SPEC.demand.windows]:
-                ours = state[i, o, names.index(name)] * scale[i, o]
-                np.testing.assert_allclose(ours, row[name], rtol=1e-9, atol=1e-9, equal_nan=True)
-            for name in ("qty_nonzero_share_13", "periods_since_sale"):
-                np.testing.assert_allclose(state[i, o, names.index(name)], row[name], equal_nan=True)
+        for o in np.flatnonzero(~np.isnan(panel.values[i])):
+            row = table.loc[(sku, panel.periods[o] + panel.step)]
+            assert row["qty_scale"] == scale[i, o]
+            expected = [row[n] / row["qty_scale"] if n in units else row[n] for n in names]
+            np.testing.assert_array_equal(state[i, o], np.array(expected, dtype=float))
             checked += 1
-    assert checked > 60
+    assert checked == len(table) == int((~np.isnan(panel.values)).sum()) > 80
 
 
 def test_series_level_features_match_slow_loops():
     panel = _panel()
-    state, scale = series_state(panel.values, SPEC)
+    state, scale = scaled_state(panel.values, SPEC)
     names = SPEC.series_names()
     for i in range(panel.n_series):
         for o in range(panel.n_periods):
@@ -67,23 +61,42 @@ def test_series_level_features_match_slow_loops():
 
 def test_features_at_an_origin_ignore_everything_after_it():
     panel = _panel()
-    before, _ = series_state(panel.values, SPEC)
+    before, _ = scaled_state(panel.values, SPEC)
     changed = panel.values.copy()
     changed[:, 12:] = np.where(np.isnan(changed[:, 12:]), np.nan, 99.0)
-    after, _ = series_state(changed, SPEC)
+    after, _ = scaled_state(changed, SPEC)
     np.testing.assert_array_equal(before[:, :12], after[:, :12])
     assert not np.allclose(np.nan_to_num(before[:, 15]), np.nan_to_num(after[:, 15]))
 
 
-def test_feature_names_are_deterministic_and_unique():
-    names = ForecastFeatureSpec().names("D")
-    assert len(names) == len(set(names)) and names == ForecastFeatureSpec().names("D")
+def test_feature_names_are_deterministic_unique_and_match_the_design_matrix():
+    names = feature_names(DemandFeatureSpec(), "D")
+    assert len(names) == len(set(names)) and names == feature_names(DemandFeatureSpec(), "D")
     assert "qty_lag_52" in names and "target_day_of_week" in names and "horizon" in names
+    panel = _panel()
+    state, _ = scaled_state(panel.values, SPEC, origins=[panel.n_periods - 1])
+    X = design_matrix(state[:, 0], np.ones(panel.n_series), np.repeat(panel.periods[-1:], panel.n_series),
+                      np.zeros((panel.n_series, 3)), SPEC, "W")
+    assert X.shape == (panel.n_series, len(feature_names(SPEC, "W")))
 
 
 def test_state_at_chosen_origins_equals_the_full_computation():
     panel = _panel()
-    full, full_scale = series_state(panel.values, SPEC)
-    some, some_scale = series_state(panel.values, SPEC, origins=[0, 7, 19])
+    full, full_scale = scaled_state(panel.values, SPEC)
+    some, some_scale = scaled_state(panel.values, SPEC, origins=[0, 7, 19])
     np.testing.assert_array_equal(some, full[:, [0, 7, 19]])
     np.testing.assert_array_equal(some_scale, full_scale[:, [0, 7, 19]])
+
+
+def test_the_forecaster_predicts_from_the_last_row_of_the_feature_table(fitted):
+    model, panel, products = fitted
+    forecaster = Forecaster.from_model(model, panel, products)
+    spec = model.fitted_.spec
+    last = demand_feature_rows(panel, spec, products).groupby(["sku", "region"], sort=True).tail(1)
+    assert (last["period_start"] == panel.periods[-1] + panel.step).all()
+    units = set(spec.unit_names())
+    expected = np.stack([last[n] / last["qty_scale"] if n in units else last[n] for n in spec.series_names()], axis=1)
+    np.testing.assert_array_equal(forecaster.state, expected.astype("float32"))
+    np.testing.assert_array_equal(forecaster.scale, last["qty_scale"].to_numpy())
+    np.testing.assert_array_equal(forecaster.static[:, 1], last["log_price"].to_numpy())
+    np.testing.assert_array_equal(forecaster.static[:, 2], last["is_total"].to_numpy().astype(float))

@@ -87,7 +87,7 @@ def test_too_short_history_is_refused():
 
 
 def test_young_series_get_their_category_profile(fitted):
-    from training.forecast.features import series_state
+    from training.forecast.features import scaled_state
     from training.forecast.model import apply_fallback, category_profile, static_features
 
     model, panel, products = fitted
@@ -95,7 +95,7 @@ def test_young_series_get_their_category_profile(fitted):
     values[0, :-2] = np.nan  # series 0 is two periods old
     young = DemandPanel(panel.keys, panel.periods, values, "W")
     static, _ = static_features(young.keys, products)
-    state, _ = series_state(young.values, model.fitted_.spec)
+    state, _ = scaled_state(young.values, model.fitted_.spec)
     profile = category_profile(young, static, (0.1, 0.5, 0.9), min_history=3)
     pred = apply_fallback(np.ones((panel.n_series, 2, 3)), state[:, -1], static, profile, 3, model.fitted_.spec)
     np.testing.assert_allclose(pred[0, 0], profile[(static[0, 0], 1.0)])

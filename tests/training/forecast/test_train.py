@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from shopml.errors import NotTrainedError
-from training.forecast.pyfunc import load_champion
-from training.forecast.train import TrainConfig, backtest_origins, train_forecast
+from training.forecast import Forecaster
+from training.forecast.train import TrainConfig, backtest_origins, prepare, train_forecast
+from training.lifecycle import load_training_tables
 from training.names import DEMAND_FORECAST
+from training.registry import load_champion
 
 from .conftest import FAST
 
@@ -29,20 +31,25 @@ def shop_settings(settings):
 @pytest.mark.slow
 def test_train_registers_a_champion_that_loads_back_identically(shop_settings, monkeypatch):
     with pytest.raises(NotTrainedError, match="shopml train forecast"):
-        load_champion(shop_settings)
-    config = TrainConfig(by_region=True, backtest_origins=2, params=dataclasses.replace(FAST, calibration_origins=0))
-    result = train_forecast(shop_settings, config)
+        load_champion(Forecaster, shop_settings)
+    data = prepare(load_training_tables(shop_settings), TrainConfig(by_region=True, backtest_origins=2))
+    result = train_forecast(shop_settings, data, params=dataclasses.replace(FAST, calibration_origins=0))
     assert result.promoted and result.version == "1"
     overall = result.metrics["overall"]
     assert 0 < overall["wape"] < 1.5 and 0 <= overall["coverage_p10_p90"] <= 1
-    assert set(result.metrics["baselines"]) >= {"bl_last_value", "bl_croston", "bl_tsb", "bl_seasonal_naive"}
-    loaded, version = load_champion(shop_settings)
-    assert version == "1"
-    pd.testing.assert_frame_equal(loaded.forecast(horizon=8), result.forecaster.forecast(horizon=8))
+    assert set(result.baselines) >= {"bl_last_value", "bl_croston", "bl_tsb", "bl_seasonal_naive"}
+    loaded, versions = load_champion(Forecaster, shop_settings)
+    assert versions == {DEMAND_FORECAST: "1"}
+    pd.testing.assert_frame_equal(loaded.forecast(horizon=8), result.result.forecaster.forecast(horizon=8))
     pyfunc = mlflow.pyfunc.load_model(f"models:/{DEMAND_FORECAST}@champion")
     assert pyfunc.unwrap_python_model().model.freq == "W"
     out = pyfunc.predict(pd.DataFrame({"sku": [loaded.skus[0]]}), params={"horizon": 2})
     assert set(out["horizon"]) == {1, 2}
+    pd.testing.assert_frame_equal(out, loaded.forecast(skus=[loaded.skus[0]], horizon=2))
+    sku = loaded.keys.loc[loaded.keys["region"] != "ALL", "sku"].iloc[0]
+    region = loaded.keys.loc[(loaded.keys["sku"] == sku) & (loaded.keys["region"] != "ALL"), "region"].iloc[0]
+    one = pyfunc.predict(pd.DataFrame({"sku": [sku], "region": [region]}), params={"horizon": 3})
+    assert set(one["region"]) == {region} and set(one["horizon"]) == {1, 2, 3}  # region and horizon take effect
     run = mlflow.get_run(result.run_id)
     assert "backtest.overall.wape" in run.data.metrics
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "plots")}
