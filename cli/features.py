@@ -38,3 +38,27 @@ def build(
     note = result.manifest["tables"]["customers"]["labels_missing_because"]
     if note:
         console.print(f"[yellow]no {horizon}-day labels:[/] {note}")
+
+
+@app.command("schema")
+def schema(
+    name: str | None = typer.Argument(None, help="One feature set (customers, interactions, buyers, items, demand); default: all."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print docs/features.md (what the docs are generated from)."),
+) -> None:
+    """Show each feature set's columns: name, dtype and meaning, as declared in the feature layer."""
+    from features import FEATURE_SETS
+    from features.schema import features_markdown
+    from shopml.errors import ShopmlError
+
+    sets = [s for s in FEATURE_SETS if name in (None, s.name)]
+    if not sets:
+        raise ShopmlError(f"no feature set {name!r}; choose one of {', '.join(s.name for s in FEATURE_SETS)}")
+    if markdown:
+        typer.echo(features_markdown(sets), nl=False)
+        return
+    for feature_set in sets:
+        rows = [(c.name, c.dtype, kind, c.meaning) for kind, cols in
+                (("key", feature_set.keys), ("feature", feature_set.features), ("label", feature_set.labels)) for c in cols]
+        console.print(table(f"{feature_set.name} (partitioned by {feature_set.partition_key})",
+                            ["column", "dtype", "kind", "meaning"], rows))
+

@@ -93,6 +93,21 @@ class FeatureSet:
         return "\n".join(rows)
 
 
+def features_markdown(sets: list[FeatureSet] | tuple[FeatureSet, ...]) -> str:
+    """docs/features.md: one table per declared feature set."""
+    parts = [
+        "# Feature sets\n",
+        "Generated from the declarations in `features/` by `shopml features schema --markdown > docs/features.md`",
+        "(a test fails when this page and the code disagree). Every set is computed as of a cutoff from the order",
+        "lines strictly before it, by one function of one partition of entities; see [architecture](architecture.md).\n",
+    ]
+    for feature_set in sets:
+        parts.append(f"## `{feature_set.name}`: one row per {', '.join(feature_set.key_names)}\n")
+        parts.append(f"Partitioned by `{feature_set.partition_key}`.\n")
+        parts.append(feature_set.to_markdown() + "\n")
+    return "\n".join(parts)
+
+
 def _dtype_matches(actual, declared: str) -> bool:
     if declared == "str":
         return pd.api.types.is_string_dtype(actual)
