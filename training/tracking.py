@@ -33,7 +33,12 @@ def training_run(settings: Settings, experiment: str, run_name: str, tags: dict[
     """Start an MLflow run in ``experiment``; yields the active run."""
     import mlflow
 
-    configure_mlflow(settings)
+    client = configure_mlflow(settings)
+    if client.get_experiment_by_name(experiment) is None and settings.tracking_uri.startswith("sqlite:///"):
+        # MLflow's default artifact root for a SQLite store is ./mlruns in the working directory: keep a run's
+        # artifacts beside its database in the data home instead (a tracking server chooses its own root).
+        root = Path(settings.tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment
+        client.create_experiment(experiment, artifact_location=root.resolve().as_uri())
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
         yield run

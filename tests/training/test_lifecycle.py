@@ -140,3 +140,11 @@ def test_training_tables_come_from_the_data_home_or_a_path(settings, tmp_path):
     assert lifecycle.load_training_tables(settings, "raw")["orders"].equals(raw["orders"])
     assert lifecycle.data_source(settings) == "synthetic:test"
     assert lifecycle.data_source(settings, tmp_path / "x.csv") == str(tmp_path / "x.csv")
+
+
+def test_artifacts_stay_in_the_data_home(settings, tmp_path):
+    """With the default SQLite store, MLflow would write artifacts to ./mlruns wherever the command runs."""
+    outcome = run_training(settings, candidate(0.7), None)
+    artifact_uri = mlflow.get_run(outcome.run_id).info.artifact_uri
+    assert artifact_uri.startswith((settings.data_home.resolve() / "mlartifacts").as_uri()), artifact_uri
+    assert not (tmp_path / "mlruns").exists()  # the fixture's working directory
