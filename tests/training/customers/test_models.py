@@ -119,7 +119,7 @@ def test_save_then_load_gives_identical_scores(tmp_path, small_data, churn_resul
     churn = ChurnModel.load(churn_result.model.save(tmp_path / "churn"))
     value = ValueModel.load(value_result.model.save(tmp_path / "value"))
     assert np.array_equal(churn.predict_proba(table), churn_result.model.predict_proba(table))
-    assert np.array_equal(value.predict(table), value_result.model.predict_value(table))
+    assert np.array_equal(value.predict_value(table), value_result.model.predict_value(table))
 
 
 def test_prior_shift_hits_the_target_rate_and_keeps_the_ranking():
