@@ -77,9 +77,7 @@ def pinned_requirements() -> list[str]:
 
 def project_root() -> Path:
     """The folder holding :data:`CODE_PACKAGES` (the checkout or the installed site-packages)."""
-    import training
-
-    return Path(training.__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[1]
 
 
 def log_model(inference_object: ServedModel, *, example: pd.DataFrame, name: str = "model") -> str:
