@@ -69,7 +69,7 @@ TRAIN = {
 
 
 def shopml(args: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shopml", *args], env=env, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -112,7 +112,7 @@ def start(env: dict[str, str], port: int, log: Path, timeout: float = 120) -> tu
     """Start ``shopml serve``; returns the process and the seconds until /readyz was 200 (None if never)."""
     began = time.perf_counter()
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "shopml", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     live = False
     while time.perf_counter() - began < timeout:

@@ -54,42 +54,38 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
-def test_exit_codes_from_commands_survive_the_entry_point(monkeypatch):
-    """A command ending with ``typer.Exit(3)`` must exit 3 (click returns it instead of raising)."""
+def exit_code_of(command, monkeypatch) -> int:
+    """Register ``command`` for one call, run the console entry point on it, and return its exit code."""
     import pytest
-    import typer
 
     from cli import app, main
 
-    @app.command("exit-three")
-    def _exit_three() -> None:
-        raise typer.Exit(3)
-
-    monkeypatch.setattr(sys, "argv", ["shopml", "exit-three"])
+    app.command("temporary-command")(command)
+    monkeypatch.setattr(sys, "argv", ["shopml", "temporary-command"])
     try:
         with pytest.raises(SystemExit) as exited:
             main()
     finally:
         app.registered_commands.pop()
-    assert exited.value.code == 3
+    return exited.value.code
+
+
+def test_exit_codes_from_commands_survive_the_entry_point(monkeypatch):
+    """A command ending with ``typer.Exit(3)`` must exit 3 (click returns it instead of raising)."""
+    import typer
+
+    def exit_three() -> None:
+        raise typer.Exit(3)
+
+    assert exit_code_of(exit_three, monkeypatch) == 3
 
 
 def test_error_text_is_printed_verbatim(monkeypatch, capsys):
     """A message with ``[...]`` (example rows, lists of names) is not read as Rich markup and swallowed."""
-    import pytest
-
-    from cli import app, main
     from shopml.errors import ShopmlError
 
-    @app.command("fail-with-brackets")
-    def _fail() -> None:
+    def fail() -> None:
         raise ShopmlError("bad rows [np.int64(3)] in [customer_id]")
 
-    monkeypatch.setattr(sys, "argv", ["shopml", "fail-with-brackets"])
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main()
-    finally:
-        app.registered_commands.pop()
-    assert exited.value.code == 2
+    assert exit_code_of(fail, monkeypatch) == 2
     assert "bad rows [np.int64(3)] in [customer_id]" in capsys.readouterr().err
