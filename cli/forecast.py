@@ -23,7 +23,7 @@ def train_forecast(
     """Backtest, fit and register the global LightGBM demand forecaster (p10/p50/p90)."""
     from shopml.errors import DataValidationError
     from shopml.settings import load_settings
-    from training.forecast.train import TrainConfig, prepare
+    from training.forecast.data import TrainConfig, prepare
     from training.forecast.train import train_forecast as run
     from training.lifecycle import data_source, load_training_tables
     from training.names import DEMAND_FORECAST
@@ -66,10 +66,10 @@ def forecast(
     """Forecast demand (p10/p50/p90) with the registered champion."""
     import numpy as np
 
+    from features.demand import ALL_REGIONS
     from shopml.errors import DataValidationError
     from shopml.settings import load_settings
     from training.forecast import Forecaster
-    from training.forecast.data import ALL_REGIONS
     from training.registry import load_champion
 
     settings = load_settings()
@@ -105,8 +105,8 @@ def _plot(settings, forecaster, frame, skus, path: Path) -> None:
     """History from the raw tables when available, then the forecast band, for the first few SKUs."""
     import pandas as pd
 
+    from features.demand import ALL_REGIONS
     from training.forecast import plots
-    from training.forecast.data import ALL_REGIONS
 
     history = pd.DataFrame({"sku": pd.Series(dtype="str"), "period_start": pd.Series(dtype="datetime64[us]"),
                             "quantity": pd.Series(dtype="float64")})

@@ -16,7 +16,7 @@ from training.customers import CustomerScorer
 from training.customers.train import prepare as prepare_customers
 from training.customers.train import train_churn, train_value
 from training.forecast import Forecaster
-from training.forecast.train import prepare as prepare_forecast
+from training.forecast.data import prepare as prepare_forecast
 from training.forecast.train import train_forecast
 from training.lifecycle import TrainOutcome, load_training_tables
 from training.recommend import Recommender

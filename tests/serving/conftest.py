@@ -62,7 +62,8 @@ def _train_recommender(settings, tables) -> None:
 
 
 def _train_forecast(settings, tables) -> None:
-    from training.forecast.train import TrainConfig, prepare, train_forecast
+    from training.forecast.data import TrainConfig, prepare
+    from training.forecast.train import train_forecast
     from training.lifecycle import load_training_tables
 
     train_forecast(settings, prepare(load_training_tables(settings), TrainConfig(top_n=30, backtest_origins=1)))

@@ -6,10 +6,9 @@ the tidy frame), ``training.registry.load_champion(Forecaster, settings)`` (the 
 See docs/forecast.md.
 """
 
-from features.demand import DemandFeatureSpec
+from features.demand import ALL_REGIONS, DemandFeatureSpec, DemandPanel
 from training.forecast.backtest import BacktestResult, rolling_origin
 from training.forecast.baselines import BASELINES
-from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams
 from training.forecast.predict import Forecaster, UnknownSeriesError
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.demand import DemandPanel
 from training.forecast import metrics as M
 from training.forecast.baselines import croston, last_value, moving_average, seasonal_naive, tsb
-from training.forecast.data import DemandPanel
 
 log = logging.getLogger(__name__)
 

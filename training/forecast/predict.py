@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.demand import DemandFeatureSpec
+from features.demand import ALL_REGIONS, DemandFeatureSpec, DemandPanel
 from shopml.errors import DataValidationError, NotTrainedError, ShopmlError
 from training.contract import Params, ServedModel
-from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.features import scaled_state
 from training.forecast.model import (
     FittedQuantileModel,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.forecast.data import DemandPanel
+from features.demand import DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams
 
 FAST = ModelParams(n_estimators=40, learning_rate=0.15, num_leaves=15, min_child_samples=20, max_origins=20,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.demand import DemandFeatureSpec, demand_feature_rows
-from training.forecast.data import DemandPanel
+from features.demand import DemandFeatureSpec, DemandPanel, demand_feature_rows
 from training.forecast.features import design_matrix, feature_names, scaled_state
 from training.forecast.predict import Forecaster
 

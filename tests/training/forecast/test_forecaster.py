@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.demand import ALL_REGIONS, DemandPanel
 from shopml.errors import DataValidationError
-from training.forecast.data import ALL_REGIONS, DemandPanel
 from training.forecast.predict import Forecaster, UnknownSeriesError
 
 from .conftest import FAST, products_for

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.demand import DemandPanel
 from shopml.errors import DataValidationError
 from training.forecast import metrics as M
 from training.forecast.baselines import seasonal_naive
-from training.forecast.data import DemandPanel
 from training.forecast.model import GlobalForecastModel, ModelParams
 
 from .conftest import FAST, seasonal_panel

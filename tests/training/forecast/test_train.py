@@ -10,7 +10,8 @@ import pytest
 
 from shopml.errors import NotTrainedError
 from training.forecast import Forecaster
-from training.forecast.train import TrainConfig, backtest_origins, prepare, train_forecast
+from training.forecast.data import TrainConfig, backtest_origins, prepare
+from training.forecast.train import train_forecast
 from training.lifecycle import load_training_tables
 from training.names import DEMAND_FORECAST
 from training.registry import load_champion
