@@ -11,8 +11,9 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: run test env lint bench bento clean
 
+# the demo shop only when the data home holds no tables: data from `shopml data load` is kept
 run: env
-	$(SHOPML) data generate
+	$(SHOPML) data generate --if-missing
 	$(SHOPML) features build
 	$(SHOPML) train all --if-missing
 	$(SHOPML) models list

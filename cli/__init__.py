@@ -10,10 +10,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from cli import data, experiment, features, models, plan, report, score, train
+from cli._console import err_console, print_error
 from shopml.errors import ShopmlError
 from shopml.logs import configure_logging
 
@@ -45,8 +44,6 @@ from cli.forecast import forecast  # noqa: E402
 
 app.command("forecast")(forecast)
 
-err_console = Console(stderr=True)
-
 
 @app.callback()
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
@@ -62,7 +59,7 @@ def main() -> None:
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except (ShopmlError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        err_console.print(f"[bold red]error:[/] {escape(_describe(exc))}", highlight=False)
+        print_error(_describe(exc))
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")

@@ -1,4 +1,5 @@
-"""Console helpers shared by the command groups: one rich console, tables and step progress."""
+"""Console helpers shared by the command groups: one rich console for output, one for errors, tables and
+step progress."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 console = Console()
+err_console = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, verbatim (``[...]`` in a message is text, not Rich markup)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:

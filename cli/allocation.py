@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from shopml.errors import ShopmlError
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ShopmlError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from exc
+from cli._files import read_json
 
 
 def allocate(
@@ -30,7 +22,7 @@ def allocate(
     from optimization.allocation import AllocationRequest
     from optimization.allocation import allocate as solve
 
-    parsed = AllocationRequest.model_validate(_read_json(request))
+    parsed = AllocationRequest.model_validate(read_json(request, "allocation request"))
     if time_limit is not None:
         parsed = parsed.model_copy(update={"options": parsed.options.model_copy(update={"time_limit_s": time_limit})})
     plan = solve(parsed, method=method)
@@ -58,7 +50,7 @@ def replenish(
     from cli._console import console, table
     from optimization.allocation import ReplenishmentRequest
 
-    plan = ReplenishmentRequest.model_validate(_read_json(request)).run()
+    plan = ReplenishmentRequest.model_validate(read_json(request, "replenishment request")).run()
     console.print(plan.summary(), highlight=False)
     orders = plan.orders.sort_values("order_qty", ascending=False).head(show)
     if len(orders):

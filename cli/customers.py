@@ -115,22 +115,25 @@ def audiences(
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (.csv or .parquet; default: reports/audience-DATE.parquet)."),
 ) -> None:
     """Score every customer (churn, value, P(alive), segment), filter, and write CSV or Parquet."""
-    import pandas as pd
-
-    from shopml.errors import DataValidationError, ShopmlError
+    from shopml.errors import ShopmlError
     from shopml.settings import load_settings
+
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise ShopmlError(f"--output {output}: use a .csv or .parquet file name.")
+    settings = load_settings()
+    if features is not None:
+        from cli._files import check_parquet
+
+        check_parquet(features, "--features")
+    # with --features the date only labels the given file; otherwise features are computed as of it
+    as_of_ts = parse_date(as_of, "--as-of") if features is not None else checked_as_of(settings, as_of)
+
+    # training is imported after the checks above: it takes seconds, and a mistake should not wait for it
     from training.customers.audiences import score_audience, write_audience
     from training.customers.segments import check_segment
 
     if segment is not None:
         segment = check_segment(segment)
-    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
-        raise ShopmlError(f"--output {output}: use a .csv or .parquet file name.")
-    settings = load_settings()
-    try:
-        as_of_ts = pd.Timestamp(as_of) if as_of else None
-    except ValueError as exc:
-        raise DataValidationError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD.") from exc
     with console.status("scoring customers"):
         result = score_audience(settings, as_of=as_of_ts, features_path=features, segment=segment,
                                 min_value=min_value, min_churn=min_churn, top=top)
@@ -140,3 +143,28 @@ def audiences(
                         ["segment", "customers", "mean predicted value"], result.segment_rows()))
     console.print(f"{len(result.audience):,} customers written to {path} (models: churn v{result.versions['churn']}, "
                   f"customer_value v{result.versions['customer_value']})")
+
+
+def parse_date(value: str | None, option: str):
+    """``value`` as a timestamp (None stays None); a one-line error naming ``option`` when it is not a date."""
+    import pandas as pd
+
+    from shopml.errors import DataValidationError
+
+    if not value:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except ValueError as exc:
+        raise DataValidationError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from exc
+
+
+def checked_as_of(settings, as_of: str | None):
+    """``--as-of`` checked against the orders in the data home (:func:`features.pipeline.check_cutoff`), so
+    that a date after the data is refused instead of scoring every customer as lapsed; None stays None."""
+    from features.pipeline import check_cutoff
+    from features.store import load_tables
+
+    if not as_of:
+        return None
+    return check_cutoff(load_tables(settings.raw_dir, ("orders",))["orders"], as_of, "--as-of")

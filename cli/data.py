@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cli._console import console, table
+from cli._files import not_utf8
 
 app = typer.Typer(help="Generate the synthetic demo shop or load real data.", no_args_is_help=True)
 
@@ -19,15 +20,36 @@ def generate(
     start: str | None = typer.Option(None, help="First day, YYYY-MM-DD (default 2023-01-01)."),
     warehouses: int | None = typer.Option(None, help="Warehouses (default 4)."),
     seed: int | None = typer.Option(None, help="Random seed (default: settings.seed)."),
+    if_missing: bool = typer.Option(
+        False, "--if-missing", help="Do nothing when the data home already holds tables (generated or loaded)."
+    ),
 ) -> None:
-    """Generate the synthetic demo shop (orders, products, customers, regions, warehouses, stock)."""
+    """Generate the synthetic demo shop (orders, products, customers, regions, warehouses, stock).
+
+    It replaces the tables in the data home; ``--if-missing`` keeps them (what ``make run`` uses, so that data
+    loaded with ``shopml data load`` survives it).
+    """
     import dataclasses
 
-    from features.store import save_tables
+    from features.store import read_manifest, save_tables
     from features.synthetic import ShopConfig, generate_shop
+    from shopml.errors import NotTrainedError
     from shopml.settings import load_settings
 
     settings = load_settings()
+    if if_missing:
+        try:
+            existing = read_manifest(settings.raw_dir)
+        except NotTrainedError:
+            pass
+        else:
+            orders = existing.get("tables", {}).get("orders", {}).get("rows", 0)
+            console.print(
+                f"{settings.raw_dir} already holds tables ({existing.get('source', 'unknown source')}, "
+                f"{orders:,} order lines): kept, nothing generated (--if-missing). Run without --if-missing "
+                "to replace them with the demo shop."
+            )
+            return
     chosen = {
         "customers": customers, "products": products, "days": days, "start": start,
         "warehouses": warehouses, "seed": seed if seed is not None else settings.seed,
@@ -72,7 +94,10 @@ def load(
         raise DataValidationError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r}).")
     settings = load_settings()
     with console.status(f"loading {path}"):
-        result = load(path, fmt)
+        try:
+            result = load(path, fmt)
+        except UnicodeDecodeError as exc:  # pandas reads CSV as UTF-8 and says nothing of the file
+            raise not_utf8(path, exc, "re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN.csv > OUT.csv`)") from exc
     if strict and len(result.rejected):
         first = result.rejected.iloc[0]
         raise DataValidationError(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from cli._files import check_parquet, read_json
+
 app = typer.Typer(help="Evaluate A/B tests, size new ones, and assign units to variants.", no_args_is_help=True)
 
 
@@ -17,15 +19,6 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{100 * value:+.2f}%" if percent else f"{value:.4g}"
-
-
-def _read_json(path: Path) -> dict:
-    from shopml.errors import DataValidationError
-
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataValidationError(f"{path}: not valid JSON ({exc})") from exc
 
 
 @app.command()
@@ -43,8 +36,10 @@ def evaluate(
 
     from experiments import ExperimentSpec, evaluate, forest_plot
 
+    experiment = ExperimentSpec.model_validate(read_json(spec, "experiment spec"))
+    rows = check_parquet(raw, "--raw") if raw is not None else None
     result = evaluate(
-        ExperimentSpec.model_validate(_read_json(spec)), rows=raw, unit_column=unit_column, variant_column=variant_column
+        experiment, rows=rows, unit_column=unit_column, variant_column=variant_column
     )
     console = Console()
     if not console.is_terminal:
@@ -94,8 +89,8 @@ def size(
     unit_sd: float | None = typer.Option(None, help="Per-unit standard deviation (not for proportions)."),
     mde: float | None = typer.Option(None, help="Relative effect to detect (0.05 = 5%)."),
     total_units: int | None = typer.Option(None, help="Instead of --mde: the units you have; prints the MDE."),
-    alpha: float = typer.Option(0.05),
-    power: float = typer.Option(0.8),
+    alpha: float = typer.Option(0.05, help="False positive rate of the test (two-sided unless --one-sided)."),
+    power: float = typer.Option(0.8, help="Chance to detect an effect of the MDE when it is there."),
     arms: int = typer.Option(2, help="Number of arms including control, equal weights."),
     one_sided: bool = typer.Option(False, "--one-sided", help="Test only for an improvement."),
     cuped_r2: float = typer.Option(0.0, help="Squared correlation of metric and pre-period covariate."),
@@ -153,7 +148,9 @@ def assign(
 @app.command()
 def cupac(
     rows: Path = typer.Argument(..., help="Parquet file of per-unit experiment rows (unit ids are customer ids)."),  # noqa: B008
-    out: Path = typer.Option(..., "--out", help="Where to write the rows with the covariate column (Parquet)."),  # noqa: B008
+    out: Path = typer.Option(  # noqa: B008 - --out was its first spelling; -o/--output as in every other command
+        ..., "--output", "-o", "--out", help="Where to write the rows with the covariate column (Parquet)."
+    ),
     features: Path | None = typer.Option(  # noqa: B008
         None, help="customers.parquet as of the experiment's start (default: the latest `shopml features build`)."
     ),
@@ -171,11 +168,11 @@ def cupac(
     from shopml.settings import load_settings
 
     settings = load_settings()
+    check_parquet(rows, "ROWS")
     features_path = features or latest_feature_dir(settings.features_dir) / "customers.parquet"
-    if not features_path.exists():
+    if features is None and not features_path.exists():
         raise DataValidationError(f"{features_path} not found; run `shopml features build --cutoff START` first")
-    if not rows.exists():
-        raise DataValidationError(f"{rows} not found")
+    check_parquet(features_path, "--features")
     scorer, versions = load_customer_scorer(settings)
     frame, report = cupac_module.customer_value_covariate(
         pd.read_parquet(rows), scorer, pd.read_parquet(features_path), unit_column=unit_column,
@@ -212,7 +209,8 @@ def monitor(
     from experiments import ExperimentSpec, evaluate_over_time, sequential_plot
     from experiments.errors import ExperimentError
 
-    experiment = ExperimentSpec.model_validate(_read_json(spec))
+    experiment = ExperimentSpec.model_validate(read_json(spec, "experiment spec"))
+    check_parquet(raw, "--raw")
     if not experiment.settings.sequential:
         raise ExperimentError(
             "monitoring after every period needs \"settings\": {\"sequential\": true}; a fixed-horizon test read "

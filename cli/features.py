@@ -11,23 +11,18 @@ app = typer.Typer(help="Build customer, interaction and demand features as of a 
 
 @app.command("build")
 def build(
-    cutoff: str | None = typer.Option(None, help="Features use orders strictly before this date (default: day after the last order)."),
+    cutoff: str | None = typer.Option(None, help="Features use orders strictly before this date, from the day after the first order to the day after the last (the default)."),
     horizon: int = typer.Option(90, min=1, max=730, help="Label horizon in days (labels only when the data covers it)."),
 ) -> None:
     """Build every feature table as of CUTOFF and write it with a manifest under the data home."""
-    import pandas as pd
-
-    from features.pipeline import STEPS, build_features
+    from features.pipeline import STEPS, build_features, check_cutoff
     from features.store import load_tables
-    from shopml.errors import DataValidationError
     from shopml.settings import load_settings
 
     settings = load_settings()
-    try:
-        cutoff_ts = pd.Timestamp(cutoff) if cutoff else None
-    except ValueError as exc:
-        raise DataValidationError(f"--cutoff {cutoff!r} is not a date; use YYYY-MM-DD.") from exc
     tables = load_tables(settings.raw_dir)
+    # checked here too (build_features checks again) so that a bad --cutoff is one line, before any progress bar
+    cutoff_ts = check_cutoff(tables["orders"], cutoff, "--cutoff") if cutoff else None
     with steps(len(STEPS), "building features") as advance:
         result = build_features(tables, settings.features_dir, cutoff=cutoff_ts, horizon_days=horizon, on_step=advance)
     console.print(table(

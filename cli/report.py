@@ -13,17 +13,13 @@ def customers(
     as_of: str | None = typer.Option(None, "--as-of", help="Score as of YYYY-MM-DD (default: after the last order)."),
 ) -> None:
     """One HTML page: segment sizes and value, cohort retention heatmap, the champions' evaluation plots."""
-    import pandas as pd
-
     from cli._console import console
-    from shopml.errors import DataValidationError
+    from cli.customers import checked_as_of
     from shopml.settings import load_settings
-    from training.customers.report import customer_report
 
-    try:
-        when = pd.Timestamp(as_of) if as_of else None
-    except ValueError as exc:
-        raise DataValidationError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD.") from exc
+    settings = load_settings()
+    when = checked_as_of(settings, as_of)
+    from training.customers.report import customer_report  # after the check: seconds to import
     with console.status("scoring customers and drawing the report"):
-        path = customer_report(load_settings(), output, when)
+        path = customer_report(settings, output, when)
     console.print(f"report written to {path}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shopml.errors import ShopmlError
+from cli._files import read_json
 
 
 def routes(
@@ -36,13 +35,7 @@ def routes(
     from optimization.routing import RouteRequest, plan_routes
     from optimization.routing.plan import format_time
 
-    try:
-        payload = json.loads(request.read_text())
-    except json.JSONDecodeError as exc:
-        raise ShopmlError(
-            f"{request}: not valid JSON ({exc.msg} at line {exc.lineno}); fix the file"
-        ) from exc
-    parsed = RouteRequest.parse(payload)
+    parsed = RouteRequest.parse(read_json(request, "route request"))
     with console.status(f"planning {len(parsed.stops)} stops on {len(parsed.vehicles)} vehicles"):
         plan = plan_routes(parsed, time_limit=time_limit)
     clock = parsed.is_geographic  # geographic times are minutes from midnight: show them as HH:MM

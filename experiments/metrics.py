@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,21 @@ from experiments.errors import ExperimentError
 logger = logging.getLogger(__name__)
 
 MetricType = Literal["proportion", "mean", "ratio", "quantile"]
+
+MAX_UNITS = 10**9
+"""Most units in one arm (or planned in total): a billion, beyond any shop's traffic."""
+MAX_VALUE = 1e9
+"""Largest absolute per-unit value of a metric (a billion in the shop currency); bounds baselines, spreads
+and quantile estimates. Sums are bounded by ``MAX_UNITS * MAX_VALUE`` and sums of squares by
+``MAX_UNITS * MAX_VALUE**2``, so every statistic stays finite and exact enough in doubles."""
+MAX_SUM = MAX_UNITS * MAX_VALUE
+MAX_SUM_SQ = MAX_UNITS * MAX_VALUE**2
+MOMENT_TOLERANCE = 1e-9
+"""Relative slack for moment checks (a variance below zero, a correlation above one) against rounding."""
+
+Sum = Annotated[float, Field(ge=-MAX_SUM, le=MAX_SUM, allow_inf_nan=False)]
+SumSq = Annotated[float, Field(ge=0, le=MAX_SUM_SQ, allow_inf_nan=False)]
+Value = Annotated[float, Field(ge=-MAX_VALUE, le=MAX_VALUE, allow_inf_nan=False)]
 
 
 class MetricSpec(BaseModel):
@@ -82,23 +97,59 @@ class MetricStats(BaseModel):
     denominator and ``cross_sum`` = sum of numerator x denominator. CUPED adds ``cov_sum``, ``cov_sum_sq`` and
     ``cov_cross_sum`` = sum of metric x covariate. quantile: ``estimate`` and the order-statistic interval
     ``lower``/``upper`` at ``level``.
+
+    Every field is bounded (:data:`MAX_UNITS`, :data:`MAX_VALUE`) and finite, and the moments must be
+    possible for real data: no negative variance (``sum_sq >= sum**2 / n``, likewise for the denominator and
+    the covariate) and no correlation above one (``cross_sum``, ``cov_cross_sum``). Impossible statistics
+    would otherwise be clipped into a zero variance and a confident, wrong decision.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    n: int = Field(ge=0)
-    sum: float | None = None
-    sum_sq: float | None = Field(None, ge=0)
-    den_sum: float | None = None
-    den_sum_sq: float | None = Field(None, ge=0)
-    cross_sum: float | None = None
-    cov_sum: float | None = None
-    cov_sum_sq: float | None = Field(None, ge=0)
-    cov_cross_sum: float | None = None
-    estimate: float | None = None
-    lower: float | None = None
-    upper: float | None = None
-    level: float = Field(0.95, gt=0, lt=1)
+    n: int = Field(ge=0, le=MAX_UNITS)
+    sum: Sum | None = None
+    sum_sq: SumSq | None = None
+    den_sum: Sum | None = None
+    den_sum_sq: SumSq | None = None
+    cross_sum: Sum | None = None
+    cov_sum: Sum | None = None
+    cov_sum_sq: SumSq | None = None
+    cov_cross_sum: Sum | None = None
+    estimate: Value | None = None
+    lower: Value | None = None
+    upper: Value | None = None
+    level: float = Field(0.95, gt=0, lt=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _possible_moments(self) -> MetricStats:
+        n = self.n
+        if n == 0:
+            return self
+        centered = {}
+        for total, squares in (("sum", "sum_sq"), ("den_sum", "den_sum_sq"), ("cov_sum", "cov_sum_sq")):
+            s, ss = getattr(self, total), getattr(self, squares)
+            if s is None or ss is None:
+                continue
+            deviation = ss - s * s / n
+            if deviation < -MOMENT_TOLERANCE * max(ss, s * s / n, 1e-300):
+                raise ValueError(
+                    f"{squares}={ss:g} is below {total}**2/n={s * s / n:g}, which means a negative variance; "
+                    f"{squares} must be the sum of the squared per-unit values"
+                )
+            centered[total] = max(deviation, 0.0)
+        for cross, (a, b) in (("cross_sum", ("sum", "den_sum")), ("cov_cross_sum", ("sum", "cov_sum"))):
+            value = getattr(self, cross)
+            if value is None or a not in centered or b not in centered:
+                continue
+            covariance = value - getattr(self, a) * getattr(self, b) / n
+            limit = math.sqrt(centered[a] * centered[b])
+            scale = max(abs(value), abs(getattr(self, a) * getattr(self, b) / n), 1e-300)
+            if abs(covariance) > limit + MOMENT_TOLERANCE * scale:
+                raise ValueError(
+                    f"{cross}={value:g} implies a correlation beyond [-1, 1] with the given sums of squares; "
+                    f"{cross} must be the sum of the per-unit products"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -169,6 +220,12 @@ def arm_estimate(stats: MetricStats, metric: MetricSpec, arm: str) -> ArmEstimat
                 f"got {conversions}"
             )
         p = conversions / n
+        if stats.sum_sq is not None and stats.sum_sq > conversions * (1 + MOMENT_TOLERANCE) + MOMENT_TOLERANCE:
+            raise ExperimentError(
+                f"metric {metric.name!r}, arm {arm!r}: sum_sq={stats.sum_sq:g} exceeds the conversions "
+                f"(sum={conversions:g}), a variance above p(1-p), impossible for 0/1 outcomes; omit sum_sq or "
+                f"give the number of conversions"
+            )
         return ArmEstimate(p, p * (1 - p) * n / (n - 1) / n, n)
     _need(stats, metric, arm, "sum_sq")
     if metric.type == "mean":

@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import optimize, stats
 
 from experiments.errors import ExperimentError
-from experiments.metrics import MetricType
+from experiments.metrics import MAX_UNITS, MAX_VALUE, MetricType
 from experiments.sequential import sequential_critical_value
+from experiments.spec import MAX_ARMS, MAX_TUNING_UNITS
+
+MAX_MDE = 100.0
+"""Largest relative effect to plan for (a 100-fold change); beyond it no experiment is needed."""
 
 
 class PlanRequest(BaseModel):
@@ -36,18 +40,33 @@ class PlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric_type: MetricType = "proportion"
-    baseline: float = Field(description="Control mean (a rate in (0, 1) for a proportion).")
-    unit_sd: float | None = Field(None, gt=0, description="Per-unit standard deviation; not for proportions.")
-    mde: float | None = Field(None, gt=0, description="Relative minimum detectable effect, 0.05 = 5%.")
-    alpha: float = Field(0.05, gt=0, lt=0.5)
-    power: float = Field(0.8, gt=0.5, lt=1)
-    weights: list[float] = Field([0.5, 0.5], min_length=2, max_length=20, description="Control first.")
+    baseline: float = Field(
+        ge=-MAX_VALUE,
+        le=MAX_VALUE,
+        allow_inf_nan=False,
+        description="Control mean (a rate in (0, 1) for a proportion).",
+    )
+    unit_sd: float | None = Field(
+        None, gt=0, le=MAX_VALUE, allow_inf_nan=False, description="Per-unit standard deviation; not for proportions."
+    )
+    mde: float | None = Field(
+        None, gt=0, le=MAX_MDE, allow_inf_nan=False, description="Relative minimum detectable effect, 0.05 = 5%."
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, allow_inf_nan=False)
+    power: float = Field(0.8, gt=0.5, lt=1, allow_inf_nan=False)
+    weights: list[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]] = Field(
+        [0.5, 0.5], min_length=2, max_length=MAX_ARMS, description="Control first."
+    )
     test: Literal["two-sided", "one-sided"] = "two-sided"
     correction: Literal["bonferroni", "none"] = "bonferroni"
-    cuped_r2: float = Field(0.0, ge=0, lt=1, description="Squared correlation of metric and covariate.")
+    cuped_r2: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="Squared correlation of metric and covariate."
+    )
     sequential: bool = False
-    sequential_tuning: float = Field(5000, gt=0)
-    daily_units: float | None = Field(None, gt=0, description="New units entering the experiment per day.")
+    sequential_tuning: float = Field(5000, gt=0, le=MAX_TUNING_UNITS, allow_inf_nan=False)
+    daily_units: float | None = Field(
+        None, gt=0, le=MAX_UNITS, allow_inf_nan=False, description="New units entering the experiment per day."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanRequest:
@@ -57,7 +76,9 @@ class PlanRequest(BaseModel):
             raise ValueError("every weight must be positive")
         if self.metric_type == "proportion":
             if not 0 < self.baseline < 1:
-                raise ValueError(f"a proportion's baseline must be in (0, 1), got {self.baseline}")
+                raise ValueError(
+                    f"baseline={self.baseline}: a proportion's baseline is a rate in (0, 1), e.g. 0.05 for 5%"
+                )
         elif self.unit_sd is None:
             raise ValueError(f"a {self.metric_type} metric needs unit_sd, its per-unit standard deviation")
         if self.baseline == 0:
@@ -123,7 +144,10 @@ def _plan(req: PlanRequest, total: float, mde: float) -> Plan:
     total_units = math.ceil(total)
     per_arm = [math.ceil(total * w) for w in req.weights]
     days = math.ceil(total_units / req.daily_units) if req.daily_units else None
-    return Plan(total_units, per_arm, mde, power_at(req, total_units, mde), days)
+    power = power_at(req, total_units, mde)
+    if not math.isfinite(power):  # bounded inputs make this unreachable; a NaN must never read as an answer
+        raise ExperimentError(f"the power for {total_units} units came out as {power}; check baseline and unit_sd")
+    return Plan(total_units, per_arm, mde, power, days)
 
 
 def plan_sample_size(request: PlanRequest | None = None, **kwargs) -> Plan:
@@ -143,8 +167,8 @@ def plan_sample_size(request: PlanRequest | None = None, **kwargs) -> Plan:
 def minimum_detectable_effect(total_units: int, request: PlanRequest | None = None, **kwargs) -> Plan:
     """The smallest relative effect detectable with ``request.power`` given ``total_units``."""
     req = request or PlanRequest(**kwargs)
-    if total_units < 4:
-        raise ExperimentError(f"total_units must be at least 4, got {total_units}")
+    if not 4 <= total_units <= MAX_UNITS * MAX_ARMS:
+        raise ExperimentError(f"total_units must be in [4, {MAX_UNITS * MAX_ARMS:,}], got {total_units}")
     upper = (1 / req.baseline - 1) * 0.999999 if req.metric_type == "proportion" else 1e6
     f = lambda mde: power_at(req, total_units, mde) - req.power  # noqa: E731
     if f(upper) < 0:

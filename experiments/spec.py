@@ -3,21 +3,26 @@
 A spec names the variants (one control, intended weights summing to one), the metrics, the analysis
 settings, and either the per-arm sufficient statistics (``data``) or nothing, when raw per-unit rows are
 passed separately to :func:`experiments.evaluate`. Limits keep one request bounded: at most
-:data:`MAX_ARMS` arms and :data:`MAX_METRICS` metrics.
+:data:`MAX_ARMS` arms and :data:`MAX_METRICS` metrics, and every number within its domain
+(:data:`experiments.metrics.MAX_UNITS` units per arm, statistics bounded and possible, see
+:class:`~experiments.metrics.MetricStats`); NaN and infinities are refused.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from experiments.corrections import Correction
 from experiments.frequentist import RelativeMethod
-from experiments.metrics import MetricSpec, MetricStats
+from experiments.metrics import MAX_UNITS, MetricSpec, MetricStats
 
 MAX_ARMS = 20
 MAX_METRICS = 100
+MAX_PRIOR_LIFT = 10.0
+"""Largest prior mean or sd of a relative lift (1,000 %); beyond it a prior says nothing a flat one does not."""
+MAX_TUNING_UNITS = float(MAX_UNITS) * MAX_ARMS
 
 
 class VariantSpec(BaseModel):
@@ -26,7 +31,7 @@ class VariantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    weight: float = Field(gt=0, le=1)
+    weight: float = Field(gt=0, le=1, allow_inf_nan=False)
     control: bool = False
 
 
@@ -35,8 +40,14 @@ class PriorSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mean: float = 0.0
-    sd: float | None = Field(0.3, gt=0, description="Prior sd of the lift (0.3 = relative lifts rarely exceed 60%).")
+    mean: float = Field(0.0, ge=-MAX_PRIOR_LIFT, le=MAX_PRIOR_LIFT, allow_inf_nan=False)
+    sd: float | None = Field(
+        0.3,
+        gt=0,
+        le=MAX_PRIOR_LIFT,
+        allow_inf_nan=False,
+        description="Prior sd of the lift (0.3 = relative lifts rarely exceed 60%).",
+    )
 
 
 class AnalysisSettings(BaseModel):
@@ -44,17 +55,23 @@ class AnalysisSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alpha: float = Field(0.05, gt=0, lt=0.5)
+    alpha: float = Field(0.05, gt=0, lt=0.5, allow_inf_nan=False)
     test: Literal["two-sided", "one-sided"] = Field(
         "two-sided", description="one-sided tests for an improvement in each metric's good direction."
     )
     relative_interval: RelativeMethod = "fieller"
     correction: Correction = "holm"
     sequential: bool = Field(False, description="Always-valid intervals and p-values (safe to peek).")
-    sequential_tuning: float = Field(5000, gt=0, description="Units at which the confidence sequence is tightest.")
+    sequential_tuning: float = Field(
+        5000,
+        gt=0,
+        le=MAX_TUNING_UNITS,
+        allow_inf_nan=False,
+        description="Units at which the confidence sequence is tightest.",
+    )
     bayesian_scale: Literal["relative", "absolute"] = "relative"
     prior: PriorSpec = Field(default_factory=PriorSpec)
-    srm_threshold: float = Field(0.001, gt=0, lt=1)
+    srm_threshold: float = Field(0.001, gt=0, lt=1, allow_inf_nan=False)
 
 
 class ExperimentSpec(BaseModel):
@@ -72,8 +89,8 @@ class ExperimentSpec(BaseModel):
     metrics: list[MetricSpec] = Field(min_length=1, max_length=MAX_METRICS)
     settings: AnalysisSettings = Field(default_factory=AnalysisSettings)
     data: dict[str, dict[str, MetricStats]] | None = None
-    units: dict[str, int] | None = None
-    planned_units: int | None = Field(None, gt=0)
+    units: dict[str, Annotated[int, Field(ge=0, le=MAX_UNITS)]] | None = None
+    planned_units: int | None = Field(None, gt=0, le=MAX_UNITS * MAX_ARMS)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:

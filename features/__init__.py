@@ -8,7 +8,8 @@ function that computes it from the canonical tables as of a cutoff, for one part
   :func:`build_buyer_features` -> :data:`BUYER_SET` and :func:`build_item_features` -> :data:`ITEM_SET`;
 * :func:`build_demand_features` -> :data:`DEMAND_SET` (SKU x region x period).
 
-:func:`build_features` writes them all for a cutoff with a manifest; :func:`load` reads real data and
+:func:`build_features` writes them all for a cutoff with a manifest (:func:`check_cutoff` refuses a cutoff
+outside the data's :func:`cutoff_range`); :func:`load` reads real data and
 :func:`validate` checks rows against the contracts. See ``docs/architecture.md``.
 """
 
@@ -24,7 +25,7 @@ from features.interactions import (
 from features.items import ITEM_SET, build_item_features
 from features.loaders import LoadResult, load
 from features.partitions import compute_by_partitions
-from features.pipeline import build_features
+from features.pipeline import build_features, check_cutoff, cutoff_range
 from features.schema import Column, FeatureSet
 from features.validation import validate
 
@@ -35,5 +36,5 @@ __all__ = [
     "BUYER_SET", "CUSTOMER_SET", "DEMAND_SET", "FEATURE_SETS", "INTERACTION_SET", "ITEM_SET", "Column",
     "DemandFeatureSpec", "DemandPanel", "FeatureSet", "InteractionMatrix", "LoadResult", "build_buyer_features",
     "build_customer_features", "build_demand_features", "build_features", "build_interaction_features",
-    "build_item_features", "compute_by_partitions", "load", "validate",
+    "build_item_features", "check_cutoff", "compute_by_partitions", "cutoff_range", "load", "validate",
 ]

@@ -46,7 +46,38 @@ class FeatureBuild:
 
 def default_cutoff(orders: pd.DataFrame) -> pd.Timestamp:
     """The day after the last order: features 'as of now', for scoring."""
-    return orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
+    return cutoff_range(orders)[1]
+
+
+def cutoff_range(orders: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The earliest and latest cutoff the orders support: the day after the first order's day (one day of
+    history) and the day after the last order's day (the default, 'as of now')."""
+    if orders.empty:
+        raise DataValidationError("the orders table is empty: load or generate data first.")
+    day = pd.Timedelta(days=1)
+    return orders["ordered_at"].min().floor("D") + day, orders["ordered_at"].max().floor("D") + day
+
+
+def check_cutoff(orders: pd.DataFrame, cutoff: str | pd.Timestamp, name: str = "cutoff") -> pd.Timestamp:
+    """``cutoff`` as a timestamp, refused unless it lies in :func:`cutoff_range`.
+
+    A cutoff after the data is not "as of now": every customer's last order looks ever older, so scoring
+    calls them all lapsed and audiences empty without any error. Since validation rejects orders in the
+    future, this also refuses future dates. ``name`` is how the caller's user spells the field (``--as-of``).
+    """
+    try:
+        cutoff = pd.Timestamp(cutoff)
+    except ValueError as exc:
+        raise DataValidationError(f"{name} {cutoff!r} is not a date; use YYYY-MM-DD.") from exc
+    earliest, latest = cutoff_range(orders)
+    if earliest <= cutoff <= latest:
+        return cutoff
+    first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
+    where = "before the first order" if cutoff < earliest else "after the last order"
+    raise DataValidationError(
+        f"{name} {cutoff:%Y-%m-%d} is {where}: the orders run from {first:%Y-%m-%d} to {last:%Y-%m-%d}; "
+        f"pick a {name} from {earliest:%Y-%m-%d} to {latest:%Y-%m-%d} (the day after the last order, the default)."
+    )
 
 
 def feature_dir(features_home: Path, cutoff: pd.Timestamp) -> Path:
@@ -65,19 +96,12 @@ def build_features(
     """Compute customer, interaction and demand features as of ``cutoff`` and write them to Parquet.
 
     Labels for the horizon are added to the customer table only when the data covers the whole horizon;
-    otherwise the manifest says why they are missing.
+    otherwise the manifest says why they are missing. A cutoff outside :func:`cutoff_range` is refused
+    (:func:`check_cutoff`) before anything is written.
     """
     orders = tables["orders"]
-    if orders.empty:
-        raise DataValidationError("the orders table is empty: load or generate data first.")
-    cutoff = pd.Timestamp(cutoff) if cutoff is not None else default_cutoff(orders)
+    cutoff = check_cutoff(orders, cutoff) if cutoff is not None else default_cutoff(orders)
     first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
-    if cutoff <= first:
-        raise DataValidationError(
-            f"cutoff {cutoff:%Y-%m-%d} is before the first order ({first:%Y-%m-%d}); pick a cutoff after it."
-        )
-    if cutoff > last + pd.Timedelta(days=1):
-        log.warning("cutoff %s is after the last order %s", cutoff, last)
     directory = feature_dir(out_root, cutoff)
     staging = directory.with_name(directory.name + ".tmp")
     staging.mkdir(parents=True, exist_ok=True)

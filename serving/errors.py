@@ -2,8 +2,11 @@
 
 Status codes: 400 for an invalid body (pydantic errors or a :class:`~shopml.errors.ShopmlError` from a model
 package, which names the item and the fix), 401 / 403 for keys and roles, 404 for unknown paths or tasks,
-413 for bodies above the size limit, 415 for a body that is not JSON, and 503 when a model the endpoint needs is
-not loaded (:class:`~shopml.errors.NotTrainedError`). Every error body is ``{"error": message, "detail": [...]}``.
+413 for bodies above the size limit, 415 for a body that is not JSON, 422 for a plan that failed its own
+verifier (:class:`~shopml.errors.VerificationError`, with the findings), 429 with ``Retry-After`` when the
+solver lane is full, and 503 when a model the endpoint needs is not loaded
+(:class:`~shopml.errors.NotTrainedError`) or the registry cannot be reached. Every error body is
+``{"error": message, "detail": [{"field": ..., "message": ...}]}``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shopml.errors import NotTrainedError, ShopmlError
+from shopml.errors import NotTrainedError, ShopmlError, VerificationError
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +26,13 @@ class ServingError(ShopmlError):
 
     status = 400
 
-    def __init__(self, message: str, status: int | None = None, detail: list[dict[str, Any]] | None = None):
+    def __init__(self, message: str, status: int | None = None, detail: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         if status is not None:
             self.status = status
         self.detail = detail or []
+        self.headers = headers or {}
 
 
 class ModelNotLoadedError(ServingError):
@@ -62,6 +67,12 @@ def describe(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return exc.status, {"error": str(exc), "detail": exc.detail}
     if isinstance(exc, NotTrainedError):
         return 503, {"error": str(exc), "detail": []}
+    if isinstance(exc, VerificationError):
+        return 422, {"error": str(exc), "detail": [{"field": "result", "message": f} for f in exc.findings]}
+    from training.registry import RegistryUnavailableError
+
+    if isinstance(exc, RegistryUnavailableError):
+        return 503, {"error": str(exc), "detail": []}
     if isinstance(exc, ShopmlError):
         return 400, {"error": str(exc), "detail": []}
     logger.exception("unexpected error while answering a request")
@@ -73,7 +84,7 @@ def error_response(exc: BaseException):
     from starlette.responses import JSONResponse
 
     status, body = describe(exc)
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None) or None)
 
 
 class ClientErrorLogFilter:
@@ -102,3 +113,75 @@ def quiet_client_errors() -> None:
     target = logging.getLogger("bentoml._internal.server.http_app")
     if not any(isinstance(f, ClientErrorLogFilter) for f in target.filters):
         target.addFilter(ClientErrorLogFilter())
+
+
+class ErrorShapeMiddleware:
+    """ASGI middleware that gives every error answer the service's shape, whoever wrote it.
+
+    The service's own code answers ``{"error", "detail"}`` already; BentoML and Starlette answer their 404,
+    405 and 500 with plain text (or their own JSON). Any response of status 400 or more whose body is not a
+    JSON object with an ``error`` key is rewritten into ``{"error": what happened and what to do, "detail": []}``,
+    keeping its status and headers such as ``Retry-After``.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in _PROBES:
+            return await self.app(scope, receive, send)
+        held: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def shaped_send(message):
+            if message["type"] == "http.response.start":
+                if message["status"] < 400:
+                    held["pass"] = True
+                    return await send(message)
+                held["start"] = message
+                return None
+            if message["type"] != "http.response.body" or held.get("pass"):
+                return await send(message)
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return None
+            start = held["start"]
+            body = _shaped(start["status"], b"".join(chunks), scope)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length",
+                                                                                      b"content-type")]
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return None
+
+        await self.app(scope, receive, shaped_send)
+
+
+_PROBES = frozenset({"/livez", "/readyz", "/metrics"})
+"""Answered for orchestrators in their own formats (``/readyz`` 503 carries the models document)."""
+
+
+def _shaped(status: int, body: bytes, scope) -> bytes:
+    import json
+
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+        return body
+    text = body.decode("utf-8", "replace").strip()
+    route = f"{scope.get('method', '')} {scope.get('path', '')}"
+    if status == 404:
+        message = f"no such route or resource: {route}; the routes are listed in /v1/openapi.json"
+    elif status == 405:
+        message = f"method not allowed: {route}; the routes and their methods are in /v1/openapi.json"
+    elif status >= 500:
+        logger.error("%s answered %s: %s", route, status, text[:500])
+        message = "internal error; see the service log"
+    elif "validation error" in text:
+        first = text.splitlines()[0] if text else ""
+        message = f"invalid request body for {route}: {first}; see /v1/openapi.json for the schema"
+    else:
+        message = text[:500] or f"request refused with status {status}"
+    return json.dumps({"error": message, "detail": []}).encode()

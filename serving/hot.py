@@ -85,10 +85,9 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
         import anyio.to_thread
 
         try:
-            runtime = get_runtime()
-            versions = await anyio.to_thread.run_sync(runtime.models.reload)
+            finished, body = await anyio.to_thread.run_sync(get_runtime().reload)
             gc.freeze()
-            return JSONResponse({"reloaded": versions, "ready": runtime.ready})
+            return JSONResponse(body, status_code=200 if finished else 202)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 

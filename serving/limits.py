@@ -5,6 +5,7 @@ asks several times (paging) or, for route plans, submits a task.
 """
 
 import json
+from collections.abc import Callable
 
 MAX_K = 100
 """Most recommendations or similar items per request."""
@@ -22,6 +23,9 @@ MAX_AUDIENCE_PAGE = 1000
 """Largest page of an audience listing (a file download may hold up to ``MAX_AUDIENCE_FILE`` rows)."""
 
 MAX_AUDIENCE_FILE = 100_000
+
+MAX_CONCURRENT_EXPORTS = 2
+"""Audience files written at once; a third export is answered 429 so that exports cannot starve the pages."""
 
 MAX_FORECAST_SKUS = 500
 MAX_FORECAST_REGIONS = 100
@@ -53,13 +57,18 @@ class RequestGuardMiddleware:
     * a ``Content-Type`` other than ``application/json`` (or none) is answered 415, so BentoML's form and
       multipart parsers never see client bytes they crash on;
     * on the ``@bentoml.api`` routes (``check_json`` paths) a body that is not UTF-8 JSON is answered 400 with
-      the position of the error; the hot routes parse with pydantic themselves and skip this second parse.
+      the position of the error; the hot routes parse with pydantic themselves and skip this second parse;
+    * a path in ``validated_bodies`` has its body checked by its function (a pydantic ``model_validate_json``,
+      or more) before BentoML sees it, so the answer has the service's error shape and names the field, and a
+      task is refused at submit rather than failing at ``get``.
     """
 
-    def __init__(self, app, max_bytes: int = 1_048_576, skip_json_check: tuple[str, ...] = ()):
+    def __init__(self, app, max_bytes: int = 1_048_576, skip_json_check: tuple[str, ...] = (),
+                 validated_bodies: dict[str, Callable[[bytes], object]] | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.skip_json_check = frozenset(skip_json_check)
+        self.validated_bodies = dict(validated_bodies or {})
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT") or not scope["path"].startswith("/v1"):
@@ -103,6 +112,15 @@ class RequestGuardMiddleware:
                 return await _reply(send, 400, f"request body is not valid JSON: {exc.msg} at position {exc.pos}")
             except RecursionError:
                 return await _reply(send, 400, "request body is nested too deeply")
+            check = self.validated_bodies.get(scope["path"])
+            if check is not None:
+                try:
+                    check(body)
+                except Exception as exc:  # noqa: BLE001 - describe() maps it (and logs a bug as 500)
+                    from serving.errors import describe
+
+                    status, answer = describe(exc)
+                    return await _reply(send, status, answer["error"], answer["detail"])
         replayed = False
 
         async def replay():
@@ -115,8 +133,8 @@ class RequestGuardMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _reply(send, status: int, message: str) -> None:
-    body = json.dumps({"error": message, "detail": []}).encode()
+async def _reply(send, status: int, message: str, detail: list | None = None) -> None:
+    body = json.dumps({"error": message, "detail": detail or []}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -6,12 +6,19 @@ successful load a copy is saved (the family's ``save``) under ``<data_home>/serv
 registry cannot be reached (or lost the champion) the copy is served instead (the family's ``load``) and
 ``/readyz`` and ``/v1/models`` say so (``source = "local-copy"``). :meth:`ModelStore.reload` loads new objects
 first and then swaps one reference, so requests in flight finish on the old object and none is dropped.
+
+A registry that is down or slow must never hold the service: each registry load runs in its own daemon thread
+and is waited for at most ``serve_load_wait_seconds``; past that the local copy is served and the registry load,
+if it still finishes, is adopted when it lands. Every remote call has ``registry_timeout_seconds`` and
+``registry_retries`` (set into MLflow's own HTTP settings by :func:`bound_registry_calls`). The models load
+concurrently, and a reload that cannot reach the registry keeps the model it has.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import threading
 from collections.abc import Callable
@@ -79,10 +86,26 @@ class LoadedModel(Generic[M_co]):
     note: str | None = None
 
 
+def bound_registry_calls(settings: Settings) -> None:
+    """Give every MLflow HTTP call of this process the settings' timeout and retries.
+
+    MLflow's defaults (120 s timeout, 7 retries with exponential back-off) keep one call to an unreachable
+    server going for minutes. An operator's own ``MLFLOW_HTTP_REQUEST_*`` variables win over the settings.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(settings.registry_timeout_seconds))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(settings.registry_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5")
+
+
 @dataclass
-class ModelStatus:
-    name: str
+class _RegistryAttempt:
+    """One registry load running in a daemon thread; whoever waits for it may give up, the thread goes on."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    result: LoadedModel[ServedModel] | None = None
     error: str | None = None
+    claimed: bool = False
 
 
 @dataclass
@@ -94,6 +117,7 @@ class ModelStore:
     _loaded: dict[str, LoadedModel[ServedModel]] = field(default_factory=dict)
     _errors: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _attempts: dict[str, _RegistryAttempt] = field(default_factory=dict)
     on_change: list[Callable[[LoadedModel[ServedModel]], None]] = field(default_factory=list)
 
     @property
@@ -131,39 +155,69 @@ class ModelStore:
     def ready(self) -> bool:
         return all(spec.name in self._loaded for spec in self.specs)
 
-    def load_all(self) -> None:
-        """Load every model (registry first, then the local copy); failures are recorded, never raised."""
-        for spec in self.specs:
-            self.load(spec.name)
+    @property
+    def degraded(self) -> list[str]:
+        """Models not served from the registry (local copy, or not loaded at all)."""
+        return [spec.name for spec in self.specs
+                if (loaded := self._loaded.get(spec.name)) is None or loaded.source != REGISTRY]
+
+    def load_all(self) -> dict[str, str]:
+        """Load every model at once, one thread each; returns the version (or the failure) per model.
+
+        Each load is bounded (see :meth:`load`), so this returns within about ``serve_load_wait_seconds`` plus
+        the time to read the local copies, whatever the registry does.
+        """
+        results: dict[str, str] = {}
+
+        def one(name: str) -> None:
+            loaded = self.load(name)
+            results[name] = loaded.version if loaded else f"failed: {self._errors.get(name)}"
+
+        threads = [threading.Thread(target=one, args=(spec.name,), name=f"shopml-load-{spec.name}", daemon=True)
+                   for spec in self.specs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
 
     def load(self, name: str) -> LoadedModel[ServedModel] | None:
-        """Load ``name`` and swap it in; returns the new entry or None (the old one, if any, stays)."""
+        """Load ``name`` from the registry (or, failing that, its local copy) and swap it in.
+
+        Returns the new entry, or None when nothing new was installed: a model already served is kept when the
+        registry fails (a reload never replaces a registry model by an older copy); the cause is recorded for
+        ``/v1/models``.
+        """
         spec = self._spec(name)
-        with self._lock:
-            try:
-                loaded = self._from_registry(spec)
-            except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the local copy
-                registry_error = _short(exc)
-                logger.warning("model %s: registry load failed (%s)", name, registry_error)
-                try:
-                    loaded = self._from_copy(spec, registry_error)
-                except Exception as copy_exc:  # noqa: BLE001
-                    self._errors[name] = f"registry: {registry_error}; local copy: {_short(copy_exc)}"
-                    return None
-            self._loaded[name] = loaded
-            self._errors.pop(name, None)
-        logger.info("model %s version %s loaded from %s", name, loaded.version, loaded.source)
-        for callback in self.on_change:
-            callback(loaded)
+        attempt = self._registry_attempt(spec)
+        wait = self.settings.serve_load_wait_seconds
+        attempt.done.wait(wait)
+        with self._lock:  # the attempt's thread sets ``done`` under this lock: it either sees the claim or not
+            attempt.claimed = True
+            answered = attempt.done.is_set()
+        if answered and attempt.result is not None:
+            self._install(attempt.result)
+            return attempt.result
+        cause = attempt.error if answered else (
+            f"RegistryUnavailableError: the registry at {self.settings.tracking_uri} did not answer within "
+            f"{wait:g} s (still trying in the background)"
+        )
+        logger.warning("model %s: registry load failed (%s)", name, cause)
+        if self._loaded.get(name) is not None:
+            self._errors[name] = f"last registry load failed: {cause}"
+            return None
+        try:
+            loaded = self._from_copy(spec, cause or "unknown")
+        except Exception as copy_exc:  # noqa: BLE001
+            self._errors[name] = f"registry: {cause}; local copy: {_short(copy_exc)}"
+            logger.warning("model %s: not loaded (%s)", name, self._errors[name])
+            return None
+        self._install(loaded)
         return loaded
 
     def reload(self) -> dict[str, str]:
-        """Reload every model; returns the version (or the error) per model."""
-        out: dict[str, str] = {}
-        for spec in self.specs:
-            loaded = self.load(spec.name)
-            out[spec.name] = loaded.version if loaded else f"failed: {self._errors.get(spec.name)}"
-        return out
+        """Reload every model (concurrently, bounded like :meth:`load_all`); returns version or error per model."""
+        return self.load_all()
 
     def champion_versions(self) -> dict[str, str | None]:
         """The registry's current champion version per registry name (None where it has none)."""
@@ -203,6 +257,43 @@ class ModelStore:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def _registry_attempt(self, spec: ModelSpec[ServedModel]) -> _RegistryAttempt:
+        """The running registry load of ``spec``, or a new one (never two at once for one model)."""
+        with self._lock:
+            attempt = self._attempts.get(spec.name)
+            if attempt is not None and not attempt.done.is_set():
+                return attempt
+            attempt = self._attempts[spec.name] = _RegistryAttempt()
+
+        def run() -> None:
+            try:
+                attempt.result = self._from_registry(spec)
+            except Exception as exc:  # noqa: BLE001 - any registry failure falls back to the local copy
+                attempt.error = _short(exc)
+            with self._lock:
+                late = attempt.claimed
+                attempt.done.set()
+            if late and attempt.result is not None:
+                self._adopt_late(attempt.result)
+
+        threading.Thread(target=run, name=f"shopml-registry-{spec.name}", daemon=True).start()
+        return attempt
+
+    def _adopt_late(self, loaded: LoadedModel[ServedModel]) -> None:
+        """A registry load that finished after its waiter gave up replaces a local copy (never a registry model)."""
+        current = self._loaded.get(loaded.name)
+        if current is None or current.source != REGISTRY:
+            logger.info("model %s: the registry answered late; now serving it", loaded.name)
+            self._install(loaded)
+
+    def _install(self, loaded: LoadedModel[ServedModel]) -> None:
+        with self._lock:
+            self._loaded[loaded.name] = loaded
+            self._errors.pop(loaded.name, None)
+        logger.info("model %s version %s loaded from %s", loaded.name, loaded.version, loaded.source)
+        for callback in self.on_change:
+            callback(loaded)
 
     def _from_registry(self, spec: ModelSpec[ServedModel]) -> LoadedModel[ServedModel]:
         champion = load_champion(spec.family, self.settings)

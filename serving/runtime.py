@@ -10,12 +10,23 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
+from concurrent.futures import Future
 from typing import Any
 
 from serving import limits
 from serving.audiences import AudienceStore, build_audience_store, require
 from serving.errors import ServingError
-from serving.models import CUSTOMERS, FORECAST, RECOMMENDER, LoadedModel, ModelStore
+from serving.heavy import HeavyLane, allocate_job, plan_routes_job
+from serving.models import (
+    CUSTOMERS,
+    FORECAST,
+    RECOMMENDER,
+    REGISTRY,
+    LoadedModel,
+    ModelStore,
+    bound_registry_calls,
+)
 from serving.schemas import (
     AssignRequest,
     AssignResponse,
@@ -53,30 +64,80 @@ class ServingRuntime:
         self.audiences: AudienceStore | None = None
         self.audience_error: str | None = None
         self.models.on_change.append(self._model_changed)
-        self._poller: threading.Thread | None = None
+        self._loader: threading.Thread | None = None
+        self._reloading: threading.Thread | None = None
+        self._reload_lock = threading.Lock()
         self._stop = threading.Event()
+        self.heavy = HeavyLane(settings.serve_heavy_workers, settings.serve_heavy_queue)
+        self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Load every model (and the audience store); start the alias poller when configured."""
-        self.models.load_all()
-        poll = float(getattr(self.settings, "serve_poll_seconds", 0) or 0)
-        if poll > 0 and self._poller is None:
-            self._poller = threading.Thread(target=self._poll, args=(poll,), name="shopml-alias-poll", daemon=True)
-            self._poller.start()
+        """Load the models in the background and return at once, so that liveness never waits for a registry.
+
+        ``ready`` turns true when every model (and the audience store) is loaded; a watcher thread then retries
+        the registry every ``serve_retry_seconds`` while any model is served from its local copy, and polls the
+        champion aliases every ``serve_poll_seconds`` when that is set.
+        """
+        if self._loader is not None:
+            return
+        bound_registry_calls(self.settings)
+        self.heavy.warm_up()
+        self._loader = threading.Thread(target=self._start, name="shopml-start", daemon=True)
+        self._loader.start()
+
+    def _start(self) -> None:
+        import gc
+
+        versions = self.models.load_all()
+        logger.info("models at start: %s", versions)
+        gc.collect()
+        gc.freeze()  # the start-up object graph (libraries, models) is never scanned again; see serving.hot
+        self._watch()
 
     def stop(self) -> None:
         self._stop.set()
+        self.heavy.shutdown()
 
-    def _poll(self, every: float) -> None:
-        while not self._stop.wait(every):
+    def _watch(self) -> None:
+        poll = float(self.settings.serve_poll_seconds or 0)
+        retry = float(self.settings.serve_retry_seconds)
+        tick = min(retry, poll) if poll > 0 else retry
+        last_poll = time.monotonic()
+        while not self._stop.wait(tick):
             try:
-                changed = self.models.poll_once()
-                if changed:
-                    logger.info("reloaded new champions: %s", changed)
-            except Exception:  # noqa: BLE001 - polling must never kill the service
-                logger.exception("alias poll failed")
+                degraded = self.models.degraded
+                if degraded:
+                    for name in degraded:
+                        loaded = self.models.load(name)
+                        if loaded is not None and loaded.source == REGISTRY:
+                            logger.info("model %s: the registry is back; serving version %s", name, loaded.version)
+                if poll > 0 and time.monotonic() - last_poll >= poll:
+                    last_poll = time.monotonic()
+                    changed = self.models.poll_once()
+                    if changed:
+                        logger.info("reloaded new champions: %s", changed)
+            except Exception:  # noqa: BLE001 - the watcher must never die
+                logger.exception("registry watch failed")
+
+    def reload(self) -> tuple[bool, dict[str, Any]]:
+        """Reload every model, waiting at most ``serve_load_wait_seconds`` + 10 s; never two reloads at once.
+
+        Returns (finished, body): the version or failure per model when it finished, else a note that it goes
+        on in the background (``GET /v1/models`` shows the outcome).
+        """
+        with self._reload_lock:
+            if self._reloading is not None and self._reloading.is_alive():
+                return False, {"note": "a reload is already running; see GET /v1/models", "ready": self.ready}
+            result: dict[str, str] = {}
+            self._reloading = threading.Thread(target=lambda: result.update(self.models.reload()),
+                                               name="shopml-reload", daemon=True)
+            self._reloading.start()
+        self._reloading.join(self.settings.serve_load_wait_seconds + 10)
+        if self._reloading.is_alive():
+            return False, {"note": "the reload goes on in the background; see GET /v1/models", "ready": self.ready}
+        return True, {"reloaded": result, "ready": self.ready}
 
     def _model_changed(self, loaded: LoadedModel[ServedModel]) -> None:
         if loaded.name != CUSTOMERS.name or not isinstance(loaded.obj, CustomerScorer):
@@ -155,7 +216,13 @@ class ServingRuntime:
         positions = store.select(req.segments, req.min_value, req.min_churn_probability,
                                  req.max_churn_probability, req.min_p_alive, req.top_n)
         if req.format == "csv":
-            return store.to_csv(positions[: limits.MAX_AUDIENCE_FILE])
+            if not self._exports.acquire(blocking=False):
+                raise ServingError(f"{limits.MAX_CONCURRENT_EXPORTS} audience files are being written; retry shortly",
+                                   status=429, headers={"Retry-After": "2"})
+            try:
+                return store.to_csv(positions[: limits.MAX_AUDIENCE_FILE])
+            finally:
+                self._exports.release()
         start = (req.page - 1) * req.page_size
         page = positions[start : start + req.page_size]
         return AudienceResponse(as_of=store.as_of, model_versions=store.model_versions, total=int(positions.size),
@@ -195,16 +262,16 @@ class ServingRuntime:
     def forecast(self, req: ForecastRequest) -> ForecastResponse:
         loaded = self.models.get(FORECAST)
         model = loaded.obj
-        for q in req.quantiles:
-            if not 0 < q < 1:
-                raise ServingError(f"quantiles: {q} is not in (0, 1)", detail=[{"field": "quantiles",
-                                                                                 "message": "must be in (0, 1)"}])
         quantiles = tuple(sorted(set(req.quantiles)))
         max_horizon = model.max_horizon
         if req.horizon > max_horizon:
             raise ServingError(f"horizon: {req.horizon} exceeds the model's {max_horizon} periods",
                                detail=[{"field": "horizon", "message": f"at most {max_horizon}"}])
-        frame = model.forecast(skus=req.skus, regions=req.regions, horizon=req.horizon, quantiles=quantiles)
+        skus, unknown = req.skus, []
+        if skus is not None:  # partial success: the known SKUs are forecast, the unknown ones listed
+            unknown = [s for s in skus if not model.knows_sku(s)]
+            skus = [s for s in skus if model.knows_sku(s)] or skus  # all unknown: the model's error names them
+        frame = model.forecast(skus=skus, regions=req.regions, horizon=req.horizon, quantiles=quantiles)
         if len(frame) > limits.MAX_FORECAST_ROWS:
             raise ServingError(f"the answer would have {len(frame)} rows (at most {limits.MAX_FORECAST_ROWS}); "
                                "name fewer skus or regions, or a shorter horizon",
@@ -215,46 +282,47 @@ class ServingRuntime:
                         horizon=int(r["horizon"]), quantiles={c: _finite(r[c]) for c in qcols})
             for r in frame.to_dict("records")
         ]
-        return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=rows)
+        return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=rows, unknown_skus=unknown)
+
+    def check_route_plan(self, req: RoutePlanRequest, task: bool = False) -> None:
+        """Refuse what a synchronous plan may not ask for (the task endpoint allows larger plans)."""
+        if task:
+            return
+        if len(req.stops) > limits.MAX_SYNC_STOPS:
+            raise ServingError(
+                f"stops: {len(req.stops)} stops exceed {limits.MAX_SYNC_STOPS} for a synchronous plan; "
+                "submit it as a task: POST /v1/routes/plan-task/submit, then poll its status",
+                detail=[{"field": "stops", "message": "too many stops for a synchronous plan"}],
+            )
+        if req.options.time_limit > limits.MAX_SYNC_TIME_LIMIT_S:
+            raise ServingError(
+                f"options.time_limit: {req.options.time_limit} s exceeds {limits.MAX_SYNC_TIME_LIMIT_S} s for a "
+                "synchronous plan; lower it or submit a task",
+                detail=[{"field": "options.time_limit", "message": "too long for a synchronous plan"}],
+            )
+
+    def submit_route_plan(self, req: RoutePlanRequest, task: bool = False) -> Future:
+        """Start a plan in the heavy lane (429 when it is full, unless ``task``, which waits for a place)."""
+        self.check_route_plan(req, task)
+        return self.heavy.submit(plan_routes_job, req.model_dump(), wait=task)
 
     def plan_routes(self, req: RoutePlanRequest, task: bool = False) -> dict[str, Any]:
-        from optimization.routing import Options, RouteRequest, plan_routes
+        """A verified plan (blocking; the service awaits :meth:`submit_route_plan` instead)."""
+        return self.heavy.result(self.submit_route_plan(req, task))
 
-        if not task:
-            if len(req.stops) > limits.MAX_SYNC_STOPS:
-                raise ServingError(
-                    f"stops: {len(req.stops)} stops exceed {limits.MAX_SYNC_STOPS} for a synchronous plan; "
-                    "submit it as a task: POST /v1/routes/plan-task/submit, then poll its status",
-                    detail=[{"field": "stops", "message": "too many stops for a synchronous plan"}],
-                )
-            if req.options.time_limit > limits.MAX_SYNC_TIME_LIMIT_S:
-                raise ServingError(
-                    f"options.time_limit: {req.options.time_limit} s exceeds {limits.MAX_SYNC_TIME_LIMIT_S} s for a "
-                    "synchronous plan; lower it or submit a task",
-                    detail=[{"field": "options.time_limit", "message": "too long for a synchronous plan"}],
-                )
-        body = req.model_dump(exclude={"options"})
-        body["options"] = Options(**req.options.model_dump())
-        request = RouteRequest(**body)
-        plan = plan_routes(request)
-        return _json_safe(plan.to_dict())
-
-    def allocate(self, req: StockAllocateRequest) -> dict[str, Any]:
-        from optimization.allocation import AllocationRequest, allocate
-
+    def check_allocation(self, req: StockAllocateRequest) -> None:
         if req.options.time_limit_s > limits.MAX_SYNC_ALLOCATION_TIME_S:
             raise ServingError(
                 f"options.time_limit_s: {req.options.time_limit_s} s exceeds {limits.MAX_SYNC_ALLOCATION_TIME_S} s",
                 detail=[{"field": "options.time_limit_s", "message": "too long for a synchronous request"}],
             )
-        request = AllocationRequest(**req.model_dump(exclude={"options"}), options=req.options)
-        try:
-            plan = allocate(request)
-        except (ArithmeticError, ValueError) as exc:
-            if _is_validation(exc):
-                raise
-            raise ServingError(f"the allocation cannot be solved: {exc}") from exc
-        return _json_safe(plan.to_dict())
+
+    def submit_allocation(self, req: StockAllocateRequest) -> Future:
+        self.check_allocation(req)
+        return self.heavy.submit(allocate_job, req.model_dump())
+
+    def allocate(self, req: StockAllocateRequest) -> dict[str, Any]:
+        return self.heavy.result(self.submit_allocation(req))
 
 
 def _is_validation(exc: BaseException) -> bool:
@@ -269,19 +337,3 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def _json_safe(value: Any) -> Any:
-    """Replace NaN and infinities (which JSON cannot carry) by None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        try:
-            return _json_safe(value.item())
-        except (TypeError, ValueError):
-            return value
-    return value

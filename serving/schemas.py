@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experiments.assignment import AssignmentSpec
 from optimization.allocation.options import AllocationOptions
@@ -30,6 +30,12 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class HotRequest(Request):
+    """A storefront request: strict types, so ``"5"`` or ``true`` for a number is refused, not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 class Response(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,14 +43,14 @@ class Response(BaseModel):
 # --- storefront ------------------------------------------------------------------------------------------------
 
 
-class RecommendRequest(Request):
+class RecommendRequest(HotRequest):
     """Top-k items for a customer; an unknown or missing customer gets the recommender's fallback list."""
 
     customer_id: Id | None = Field(None, description="None (a guest) or an unknown id gets popular items.")
-    k: int = Field(10, ge=1, le=limits.MAX_K)
+    k: int = Field(10, ge=1, le=limits.MAX_K, strict=True)
     exclude: list[Id] = Field(default_factory=list, max_length=limits.MAX_EXCLUDE, description="SKUs to leave out.")
     country: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    include_purchased: bool = False
+    include_purchased: bool = Field(False, strict=True)
 
 
 class Item(Response):
@@ -60,11 +66,11 @@ class RecommendResponse(Response):
     model_version: str
 
 
-class SimilarItemsRequest(Request):
+class SimilarItemsRequest(HotRequest):
     """Items bought with ``sku``; an unknown SKU gets the recommender's fallback (popular items)."""
 
     sku: Id
-    k: int = Field(10, ge=1, le=limits.MAX_K)
+    k: int = Field(10, ge=1, le=limits.MAX_K, strict=True)
     exclude: list[Id] = Field(default_factory=list, max_length=limits.MAX_EXCLUDE)
 
 
@@ -75,7 +81,7 @@ class SimilarItemsResponse(Response):
     model_version: str
 
 
-class AssignRequest(Request):
+class AssignRequest(HotRequest):
     """The variant a unit sees in an experiment (deterministic hash of experiment, salt and unit)."""
 
     spec: AssignmentSpec
@@ -93,7 +99,7 @@ class AssignResponse(Response):
 # --- marketing -------------------------------------------------------------------------------------------------
 
 
-class CustomerScoreRequest(Request):
+class CustomerScoreRequest(HotRequest):
     customer_ids: list[Id] = Field(..., min_length=1, max_length=limits.MAX_SCORE_CUSTOMERS)
 
 
@@ -116,7 +122,8 @@ class CustomerScoreResponse(Response):
 class AudienceRequest(Request):
     """Customers matching every given filter, by predicted value (highest first), one page or a CSV file."""
 
-    segments: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(None, max_length=50)
+    segments: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=50, description="Any of new, active, at_risk, lapsed, high_value, reactivated.")
     min_value: Finite | None = Field(None, description="Smallest predicted value.")
     min_churn_probability: float | None = Field(None, ge=0, le=1)
     max_churn_probability: float | None = Field(None, ge=0, le=1)
@@ -125,6 +132,20 @@ class AudienceRequest(Request):
     page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(100, ge=1, le=limits.MAX_AUDIENCE_PAGE)
     format: Literal["json", "csv"] = Field("json", description="csv returns every match (up to top_n) as a file.")
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, segments: list[str] | None) -> list[str] | None:
+        """A misspelled segment is an error naming the choices, not an empty audience."""
+        from shopml.errors import ShopmlError
+        from training.customers.segments import check_segment
+
+        if segments is None:
+            return None
+        try:
+            return [check_segment(name) for name in segments]
+        except ShopmlError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class AudienceResponse(Response):
@@ -149,8 +170,9 @@ class SizeRequest(Request):
 class ForecastRequest(Request):
     skus: list[Id] | None = Field(None, min_length=1, max_length=limits.MAX_FORECAST_SKUS, description="None: all.")
     regions: list[Id] | None = Field(None, min_length=1, max_length=limits.MAX_FORECAST_REGIONS)
-    horizon: int = Field(8, ge=1, le=limits.MAX_FORECAST_HORIZON)
-    quantiles: list[float] = Field([0.1, 0.5, 0.9], min_length=1, max_length=9)
+    horizon: int = Field(8, ge=1, le=limits.MAX_FORECAST_HORIZON,
+                         description="Periods ahead, at most the champion's own horizon (the error names it).")
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = Field([0.1, 0.5, 0.9], min_length=1, max_length=9)
 
 
 class ForecastRow(Response):
@@ -165,6 +187,8 @@ class ForecastResponse(Response):
     freq: str
     model_version: str
     rows: list[ForecastRow]
+    unknown_skus: list[str] = Field(default_factory=list,
+                                    description="Requested SKUs the model has no history for (not forecast).")
 
 
 class RouteOptions(Options):

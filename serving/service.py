@@ -15,7 +15,6 @@ Every ``/v1`` route passes :class:`serving.auth.AuthMiddleware` and :class:`serv
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any
 
@@ -23,7 +22,7 @@ import bentoml
 from starlette.responses import JSONResponse, Response
 
 from serving.auth import AuthMiddleware
-from serving.errors import error_response
+from serving.errors import ErrorShapeMiddleware, error_response
 from serving.hot import HOT_PATHS, create_hot_app
 from serving.limits import RequestGuardMiddleware
 from serving.readiness import ReadinessMiddleware
@@ -34,6 +33,7 @@ from serving.schemas import (
     SizeRequest,
     StockAllocateRequest,
 )
+from serving.shutdown import exit_after_grace_on_sigterm
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +90,11 @@ class Shopml:
         from shopml.settings import load_settings
 
         quiet_client_errors()
-        self.runtime = ServingRuntime(load_settings())
-        self.runtime.start()
+        settings = load_settings()
+        self.runtime = ServingRuntime(settings)
+        self.runtime.start()  # returns at once: the models load in the background (see ServingRuntime.start)
         _RUNTIME[:] = [self.runtime]
-        gc.collect()
-        gc.freeze()  # the start-up object graph (libraries, models) is never scanned again; see serving.hot
+        exit_after_grace_on_sigterm(settings.serve_shutdown_seconds)
 
     @bentoml.on_shutdown
     def _stop(self) -> None:
@@ -118,7 +118,7 @@ class Shopml:
     def audiences(self, request: AudienceRequest, /) -> dict:
         """Customers matching segment / value / churn filters, highest value first; a page, or CSV."""
         try:
-            result = self.runtime.audience(AudienceRequest.model_validate(request.model_dump()))
+            result = self.runtime.audience(_as(AudienceRequest, request))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
         if isinstance(result, str):
@@ -138,7 +138,7 @@ class Shopml:
     def size_experiment(self, request: SizeRequest, /) -> dict:
         """Units needed to detect an effect, or the effect detectable with ``total_units``."""
         try:
-            return JSONResponse(self.runtime.size_experiment(SizeRequest.model_validate(request.model_dump())))
+            return JSONResponse(self.runtime.size_experiment(_as(SizeRequest, request)))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
@@ -148,42 +148,74 @@ class Shopml:
     def forecast(self, request: ForecastRequest, /) -> dict:
         """Demand quantiles per SKU and region for the next ``horizon`` periods."""
         try:
-            result = self.runtime.forecast(ForecastRequest.model_validate(request.model_dump()))
+            result = self.runtime.forecast(_as(ForecastRequest, request))
             return Response(result.model_dump_json(), media_type="application/json")
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
     @bentoml.api(route="/v1/routes/plan")
-    def plan_routes(self, request: RoutePlanRequest, /) -> dict:
-        """A verified route plan for up to 100 stops within 30 s of solver time; larger plans: the task."""
+    async def plan_routes(self, request: RoutePlanRequest, /) -> dict:
+        """A verified route plan for up to 100 stops within 30 s of solver time; larger plans: the task.
+
+        Runs in the heavy lane (:mod:`serving.heavy`): 429 with ``Retry-After`` when the lane is full.
+        """
         try:
-            return JSONResponse(self.runtime.plan_routes(_route_request(request)))
+            future = self.runtime.submit_route_plan(_as(RoutePlanRequest, request))
+            return JSONResponse(await self.runtime.heavy.awaited(future))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
     @bentoml.task(route="/v1/routes/plan-task")
     def plan_routes_task(self, request: RoutePlanRequest, /) -> dict:
-        """The same plan as a task: ``/submit`` returns a task id; poll ``/status`` and fetch ``/get``."""
+        """The same plan as a task: ``/submit`` returns a task id; poll ``/status`` and fetch ``/get``.
+
+        The body is validated at submit (:class:`serving.limits.RequestGuardMiddleware`); the task waits for a
+        place in the heavy lane rather than being refused.
+        """
         try:
-            return JSONResponse(self.runtime.plan_routes(_route_request(request), task=True))
+            return JSONResponse(self.runtime.plan_routes(_as(RoutePlanRequest, request), task=True))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
     @bentoml.api(route="/v1/stock/allocate")
-    def allocate_stock(self, request: StockAllocateRequest, /) -> dict:
-        """Stock allocation across warehouses and regions (request: see docs/allocation.md)."""
+    async def allocate_stock(self, request: StockAllocateRequest, /) -> dict:
+        """Stock allocation across warehouses and regions (request: see docs/allocation.md); heavy lane."""
         try:
-            return JSONResponse(self.runtime.allocate(StockAllocateRequest.model_validate(request.model_dump())))
+            future = self.runtime.submit_allocation(_as(StockAllocateRequest, request))
+            return JSONResponse(await self.runtime.heavy.awaited(future))
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
 
-def _route_request(request) -> RoutePlanRequest:
-    if isinstance(request, RoutePlanRequest) and type(request) is RoutePlanRequest:
+def _as(model, request):
+    """BentoML hands the endpoint an instance of a generated subclass; re-validate it as the model itself."""
+    if type(request) is model:
         return request
-    return RoutePlanRequest.model_validate(request.model_dump())
+    return model.model_validate(request.model_dump())
 
 
+def _check_route_task(body: bytes) -> None:
+    """A task's body gets every check a synchronous plan's gets, including the routing request's own."""
+    from optimization.routing import Options, RouteRequest
+
+    request = RoutePlanRequest.model_validate_json(body)
+    RouteRequest(**{**request.model_dump(exclude={"options"}), "options": Options(**request.options.model_dump())})
+
+
+VALIDATED_BODIES = {
+    "/v1/audiences": AudienceRequest.model_validate_json,
+    "/v1/experiments/size": SizeRequest.model_validate_json,
+    "/v1/forecast": ForecastRequest.model_validate_json,
+    "/v1/routes/plan": RoutePlanRequest.model_validate_json,
+    "/v1/routes/plan-task/submit": _check_route_task,
+    "/v1/stock/allocate": StockAllocateRequest.model_validate_json,
+}
+"""Body check of every ``@bentoml.api`` and task route: the guard runs it before BentoML parses the body, so
+that an invalid body gets the service's error shape, and a task is refused at submit, not at ``get``."""
+
+
+Shopml.add_asgi_middleware(ErrorShapeMiddleware)  # first added is outermost: it shapes every error below it
 Shopml.add_asgi_middleware(AuthMiddleware)
 Shopml.add_asgi_middleware(ReadinessMiddleware, runtime=current_runtime)
-Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=(*HOT_PATHS, "/v1/admin/reload"))
+Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=(*HOT_PATHS, "/v1/admin/reload"),
+                           validated_bodies=VALIDATED_BODIES)

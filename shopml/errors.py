@@ -16,3 +16,17 @@ class DataValidationError(ShopmlError, ValueError):
 
 class NotTrainedError(ShopmlError):
     """A model, feature table or artifact that the call needs has not been built yet."""
+
+
+class VerificationError(ShopmlError):
+    """A result (a route plan, an allocation) failed its independent verifier; never returned as an answer.
+
+    ``findings`` lists what the verifier found, one short sentence each; the service answers 422 with them.
+    """
+
+    def __init__(self, message: str, findings: list[str] | tuple[str, ...] = ()):
+        super().__init__(message)
+        self.findings = list(findings)
+
+    def __reduce__(self):  # keeps the findings when the error crosses a process boundary (the solver pool)
+        return type(self), (str(self), self.findings)

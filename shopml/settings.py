@@ -69,6 +69,29 @@ class Settings(BaseSettings):
     serve_poll_seconds: float = Field(
         0.0, ge=0, le=86_400, description="Poll the registry aliases this often and reload new champions (0: never)."
     )
+    registry_timeout_seconds: int = Field(
+        5, ge=1, le=600, description="Timeout of one call to a remote MLflow registry (connect or read)."
+    )
+    registry_retries: int = Field(1, ge=0, le=10, description="Retries of a failed call to a remote MLflow registry.")
+    serve_load_wait_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How long start-up and reload wait for the registry before serving the "
+        "last-good local copies (the registry load goes on in the background).",
+    )
+    serve_retry_seconds: float = Field(
+        15.0, gt=0, le=3600, description="While a model is served from its local copy (or not loaded), retry the "
+        "registry this often.",
+    )
+    serve_shutdown_seconds: float = Field(
+        10.0, gt=0, le=600, description="Grace period after SIGTERM: requests in flight finish, then the process "
+        "exits whatever is still running.",
+    )
+    serve_heavy_workers: int = Field(
+        1, ge=1, le=64, description="Processes for route plans and allocations (kept off the request threads)."
+    )
+    serve_heavy_queue: int = Field(
+        4, ge=0, le=1000, description="Route plans and allocations that may wait for a busy solver process; "
+        "beyond them the service answers 429 with Retry-After.",
+    )
 
     @property
     def tracking_uri(self) -> str:

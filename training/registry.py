@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from shopml.errors import ShopmlError
 from training.contract import Champion, ServedModel
 from training.names import CHAMPION_ALIAS as CHAMPION
 from training.names import CHURN, CUSTOMER_VALUE, DEMAND_FORECAST, RECOMMENDER
@@ -217,6 +218,15 @@ def load_champion(family: type[M], settings, alias: str = CHAMPION) -> Champion[
     return Champion(model, versions)
 
 
+class RegistryUnavailableError(ShopmlError):
+    """The registry could not be asked (down, slow, refused): unlike :class:`NotTrainedError`, training will not
+    help; the service serves its last-good copies meanwhile."""
+
+
+_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND", "ENDPOINT_NOT_FOUND"})
+"""MLflow error codes that mean "no such model or alias" rather than "the registry did not answer"."""
+
+
 def _alias_version(client, settings, model_name: str, alias: str) -> str:
     from mlflow.exceptions import MlflowException
 
@@ -225,6 +235,11 @@ def _alias_version(client, settings, model_name: str, alias: str) -> str:
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException as exc:
+        if exc.error_code not in _ABSENT:
+            raise RegistryUnavailableError(
+                f"the registry at {settings.tracking_uri} did not answer for {model_name!r}: "
+                f"{str(exc).splitlines()[0][:200]}"
+            ) from exc
         command = TRAIN_COMMANDS.get(model_name, "shopml train all")
         raise NotTrainedError(
             f"no {model_name!r} model with alias {alias!r} in {settings.tracking_uri}: run `{command}` first."

@@ -24,6 +24,7 @@ from optimization.allocation.demand import (
     quantile_levels,
 )
 from optimization.allocation.errors import AllocationInputError
+from optimization.allocation.limits import MAX_UNIT_COST, MAX_UNITS
 from optimization.allocation.options import AllocationOptions
 
 log = logging.getLogger(__name__)
@@ -157,12 +158,15 @@ def _unknown(values: pd.Series, known: np.ndarray, what: str, where: str) -> Non
         raise AllocationInputError(f"{where} refers to unknown {what} {shown}; add it to the {what} table or drop the rows")
 
 
-def _finite_nonneg(values: np.ndarray, labels: pd.DataFrame, what: str) -> None:
-    bad = ~np.isfinite(values) | (values < 0)
+def _finite_nonneg(values: np.ndarray, labels: pd.DataFrame, what: str, most: float) -> None:
+    """Refuse values that are not finite, negative or above the domain limit ``most`` (see ``limits``)."""
+    bad = ~np.isfinite(values) | (values < 0) | (values > most)
     if bad.any():
         rows = np.flatnonzero(bad.reshape(len(labels), -1).any(axis=1))[:3]
         shown = "; ".join(", ".join(f"{c}={labels.iloc[i][c]}" for c in labels.columns) for i in rows)
-        raise AllocationInputError(f"{what} must be finite and >= 0; {int(bad.sum())} value(s) are not ({shown}); fix them")
+        raise AllocationInputError(
+            f"{what} must be finite and in [0, {most:g}]; {int(bad.sum())} value(s) are not ({shown}); fix them"
+        )
 
 
 def _cost_matrix(given: pd.DataFrame | np.ndarray, rows: np.ndarray, cols: np.ndarray, name: str) -> np.ndarray:
@@ -195,8 +199,10 @@ def _cost_matrix(given: pd.DataFrame | np.ndarray, rows: np.ndarray, cols: np.nd
                 f"{name} has shape {matrix.shape}, expected {(len(rows), len(cols))} "
                 f"(warehouses x {'regions' if name == 'shipping_cost' else 'warehouses'}, in table order)"
             )
-    if not np.all(np.isfinite(matrix)) or np.any(matrix < 0):
-        raise AllocationInputError(f"{name} has negative, missing or infinite costs; give finite costs >= 0")
+    if not np.all(np.isfinite(matrix)) or np.any(matrix < 0) or np.any(matrix > MAX_UNIT_COST):
+        raise AllocationInputError(
+            f"{name} has negative, missing, infinite or too large costs; give finite costs in [0, {MAX_UNIT_COST:g}]"
+        )
     return np.array(matrix, dtype=float)  # a writable copy (pandas may hand out read-only views)
 
 
@@ -249,7 +255,7 @@ def build_problem(
     _unknown(stock["warehouse_id"], wh, "warehouse", "stock")
     _unknown(demand["region"], rg, "region", "demand")
     on_hand = stock["on_hand"].to_numpy(dtype=float)
-    _finite_nonneg(on_hand, stock[["warehouse_id", "sku"]], "stock.on_hand")
+    _finite_nonneg(on_hand, stock[["warehouse_id", "sku"]], "stock.on_hand", MAX_UNITS)
     if np.any(on_hand != np.round(on_hand)):
         raise AllocationInputError("stock.on_hand must be whole units; round the fractional values")
     dup = stock.duplicated(["warehouse_id", "sku"])
@@ -277,8 +283,10 @@ def build_problem(
     if "capacity" in warehouses.columns:
         cap = pd.to_numeric(warehouses["capacity"], errors="coerce").to_numpy(dtype=float)
         cap = np.where(np.isnan(cap), np.inf, cap)
-        if np.any(cap < 0):
-            raise AllocationInputError("warehouses.capacity must be >= 0 (leave it empty for unlimited)")
+        if np.any(cap < 0) or np.any(np.isfinite(cap) & (cap > MAX_UNITS)):
+            raise AllocationInputError(
+                f"warehouses.capacity must be in [0, {MAX_UNITS:g}] (leave it empty for unlimited)"
+            )
     else:
         cap = np.full(n_w, np.inf)
     if n_w and np.sum(cap) == 0:
@@ -311,7 +319,7 @@ def build_problem(
                 f"demand for sku {row['sku']} region {row['region']} lacks some of {', '.join(levels)}; "
                 "give the same quantile levels on every quantile row"
             )
-        _finite_nonneg(q, demand.loc[q_rows, ["sku", "region"]], "demand quantiles")
+        _finite_nonneg(q, demand.loc[q_rows, ["sku", "region"]], "demand quantiles", MAX_UNITS)
         crossing = np.any(np.diff(q, axis=1) < 0, axis=1)
         if crossing.any():
             log.warning("%d demand rows have crossing quantiles; sorted them", int(crossing.sum()))
@@ -319,7 +327,7 @@ def build_problem(
         kinds.append("quantile")
     if point_rows.any():
         d = demand.loc[point_rows, "demand"].to_numpy(dtype=float)
-        _finite_nonneg(d, demand.loc[point_rows, ["sku", "region"]], "demand")
+        _finite_nonneg(d, demand.loc[point_rows, ["sku", "region"]], "demand", MAX_UNITS)
         kinds.append("point")
     width = max(len(levels) + 2 if q_rows.any() else 1, 1)
     knots_x = np.zeros((n_pairs, width))
@@ -346,7 +354,7 @@ def build_problem(
             if col in sc.columns:
                 vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(dtype=float)
                 given = ~np.isnan(vals)
-                _finite_nonneg(vals[given], sc.loc[given, ["sku"]], f"sku_costs.{col}")
+                _finite_nonneg(vals[given], sc.loc[given, ["sku"]], f"sku_costs.{col}", MAX_UNIT_COST)
                 target[idx[given]] = vals[given]
     wlat, wlon = warehouses["lat"].to_numpy(dtype=float), warehouses["lon"].to_numpy(dtype=float)
     if shipping_cost is None:

@@ -2,20 +2,26 @@
 
 :class:`AllocationRequest` validates field types and ranges with pydantic, then turns itself into the same
 pandas frames a Python caller passes to :func:`optimization.allocation.problem.build_problem`, which checks the
-references between tables. Both entry points therefore share one set of rules and error messages.
+references between tables. Both entry points therefore share one set of rules and error messages. Every
+number is bounded by :mod:`optimization.allocation.limits` (shown in the OpenAPI document); NaN and infinities
+are refused.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optimization.allocation.limits import MAX_UNIT_COST, MAX_UNITS
 from optimization.allocation.options import AllocationOptions
 from optimization.allocation.problem import AllocationProblem, build_problem
+
+Units = Annotated[float, Field(ge=0, le=MAX_UNITS, allow_inf_nan=False)]
+UnitCost = Annotated[float, Field(ge=0, le=MAX_UNIT_COST, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -24,21 +30,23 @@ class _Model(BaseModel):
 
 class WarehouseIn(_Model):
     warehouse_id: str = Field(..., min_length=1)
-    lat: float = Field(..., ge=-90, le=90)
-    lon: float = Field(..., ge=-180, le=180)
-    capacity: int | None = Field(None, ge=0, description="Units the warehouse can hold; none means unlimited.")
+    lat: float = Field(..., ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(..., ge=-180, le=180, allow_inf_nan=False)
+    capacity: int | None = Field(
+        None, ge=0, le=MAX_UNITS, description="Units the warehouse can hold; none means unlimited."
+    )
 
 
 class RegionIn(_Model):
     region: str = Field(..., min_length=1)
-    lat: float = Field(..., ge=-90, le=90)
-    lon: float = Field(..., ge=-180, le=180)
+    lat: float = Field(..., ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(..., ge=-180, le=180, allow_inf_nan=False)
 
 
 class StockIn(_Model):
     warehouse_id: str
     sku: str = Field(..., min_length=1)
-    on_hand: int = Field(..., ge=0)
+    on_hand: int = Field(..., ge=0, le=MAX_UNITS)
 
 
 class DemandIn(_Model):
@@ -46,8 +54,8 @@ class DemandIn(_Model):
 
     sku: str = Field(..., min_length=1)
     region: str
-    demand: float | None = Field(None, ge=0, allow_inf_nan=False)
-    quantiles: dict[str, float] | None = None
+    demand: float | None = Field(None, ge=0, le=MAX_UNITS, allow_inf_nan=False)
+    quantiles: dict[str, Units] | None = Field(None, max_length=99)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -55,17 +63,15 @@ class DemandIn(_Model):
             raise ValueError(f"sku {self.sku} region {self.region}: give either demand or quantiles, not both or neither")
         if self.quantiles is not None:
             for name, value in self.quantiles.items():
-                if not name.startswith("p") or not value >= 0 or value == float("inf"):
-                    raise ValueError(
-                        f"sku {self.sku} region {self.region}: quantile {name}={value}; names are pNN, values finite >= 0"
-                    )
+                if not name.startswith("p"):
+                    raise ValueError(f"sku {self.sku} region {self.region}: quantile {name}={value}; names are pNN")
         return self
 
 
 class SkuCostIn(_Model):
     sku: str = Field(..., min_length=1)
-    shortage_penalty: float | None = Field(None, ge=0, allow_inf_nan=False)
-    holding_cost: float | None = Field(None, ge=0, allow_inf_nan=False)
+    shortage_penalty: float | None = Field(None, ge=0, le=MAX_UNIT_COST, allow_inf_nan=False)
+    holding_cost: float | None = Field(None, ge=0, le=MAX_UNIT_COST, allow_inf_nan=False)
 
 
 class AllocationRequest(_Model):
@@ -80,8 +86,8 @@ class AllocationRequest(_Model):
     stock: list[StockIn] = Field(default_factory=list)
     demand: list[DemandIn] = Field(..., min_length=1)
     skus: list[SkuCostIn] = Field(default_factory=list)
-    shipping_cost: dict[str, dict[str, float]] | None = None
-    transfer_cost: dict[str, dict[str, float]] | None = None
+    shipping_cost: dict[str, dict[str, UnitCost]] | None = None
+    transfer_cost: dict[str, dict[str, UnitCost]] | None = None
     options: AllocationOptions = Field(default_factory=AllocationOptions)
 
     @classmethod

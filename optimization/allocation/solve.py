@@ -3,7 +3,8 @@
 The choice follows the structure of the problem, not a guess: without a constraint that couples SKUs the
 problem is one min-cost flow per SKU (fast, whole units, proven optimal); when transfers could fill a
 warehouse beyond its capacity the SKUs share rows and the LP solves them jointly; minimum lots and fixed
-lane costs need binaries and go to the MIP. Every plan is run through the checker before it is returned.
+lane costs need binaries and go to the MIP. Every plan is run through the checker before it is returned, and one
+that fails it raises :class:`~shopml.errors.VerificationError` instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from optimization.allocation.errors import AllocationInputError
 from optimization.allocation.plan import AllocationPlan
 from optimization.allocation.problem import AllocationProblem
 from optimization.allocation.request import AllocationRequest
+from shopml.errors import VerificationError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,13 @@ def allocate(request: AllocationRequest | AllocationProblem, *, method: str | No
     Returns
     -------
     AllocationPlan
-        With ``verification`` set; ``plan.verification.ok`` is False only if a solver or the bookkeeping has
-        a bug (the violations are logged and listed in ``plan.notes``).
+        With ``verification`` set and passed.
+
+    Raises
+    ------
+    VerificationError
+        When the plan fails the independent checker (a bug in a solver or the bookkeeping, never a valid
+        answer); ``findings`` lists the checker's violations and the service answers 422 with them.
     """
     problem = request.to_problem() if isinstance(request, AllocationRequest) else request
     if not isinstance(problem, AllocationProblem):
@@ -82,5 +89,9 @@ def allocate(request: AllocationRequest | AllocationProblem, *, method: str | No
     plan.verification = report
     if not report.ok:
         log.error("allocation plan failed its check: %s", "; ".join(report.violations))
-        plan.notes.extend(f"CHECK FAILED: {v}" for v in report.violations)
+        raise VerificationError(
+            f"the {chosen} allocation plan failed its independent check ({len(report.violations)} violation(s), "
+            f"first: {report.violations[0]}); this is a bug in the solver, not in the request: please report it",
+            report.violations,
+        )
     return plan

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimization.routing.request import Objective, RouteRequest
+from optimization.routing.request import Objective, RouteRequest, RoutingRequestError
 from optimization.routing.travel import TravelMatrices
 
 MAX_SCALED = 10**9
 """Largest scaled value a single matrix entry, window or capacity may reach (int64 sums stay safe)."""
+MIN_TIME_SCALE = 1.0
+"""Coarsest time resolution allowed: one request time unit (a minute). Coarser, rounding windows inward could
+empty them and drop servable stops with a wrong reason; such a request is refused instead."""
 HUGE_PENALTY = 10**14
 """Penalty for dropping a stop that must be served: larger than any plan's cost, small enough to add up."""
 
@@ -74,6 +77,31 @@ def _scale_for(max_value: float, preferred: float = 1000.0) -> float:
     return min(preferred, 10.0 ** math.floor(math.log10(MAX_SCALED / max_value)))
 
 
+def _real_horizon(request: RouteRequest, time_mats: list[np.ndarray], stops: list[int]) -> float:
+    """The latest instant the time dimension must represent, in request units.
+
+    When every vehicle must be back by a shift end or a depot closing time, nothing happens after the latest
+    of those, whatever the stops' windows say (a window ending later is cut there, which changes no plan).
+    Otherwise every finite time and a route through every stop must fit. Keeping this tight keeps the
+    time scale fine: a far-away window end must not coarsen every other time (issue 15: one window ending
+    at 1e12 once emptied a whole plan).
+    """
+    depots = {d.id: d for d in request.depots}
+    starts = [max(v.shift_start, depots[v.start_depot].opens) for v in request.vehicles]
+    returns = [
+        min((x for x in (v.shift_end, depots[v.end].closes) if x is not None), default=None)
+        for v in request.vehicles
+    ]
+    if all(r is not None for r in returns):
+        return max(starts + returns) + 1.0
+    finite_times = list(starts)
+    finite_times += [r for r in returns if r is not None]
+    finite_times += [d.closes for d in request.depots if d.closes is not None]
+    finite_times += [w.end for s in stops for w in request.stops[s].time_windows]
+    longest_route = max(float(t.max(axis=1).sum()) for t in time_mats) if time_mats else 0.0
+    return max(finite_times) + longest_route + 1.0
+
+
 def _down(value: float | None, scale: float, cap: int) -> int:
     return cap if value is None else min(cap, math.floor(value * scale + 1e-9))
 
@@ -92,20 +120,23 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
     service = np.zeros(len(location_of))
     service[len(used_depots) :] = [request.stops[s].service_time for s in stops]
 
-    # times: every finite time value fits, and a route through every stop fits, in the horizon
     time_mats = [t[sub] + service[:, None] for t in matrices.times]
-    finite_times = [v.shift_start for v in request.vehicles]
-    finite_times += [v.shift_end for v in request.vehicles if v.shift_end is not None]
-    finite_times += [d.closes for d in request.depots if d.closes is not None]
-    finite_times += [w.end for s in stops for w in request.stops[s].time_windows]
-    longest_route = max(float(t.max(axis=1).sum()) for t in time_mats) if time_mats else 0.0
-    real_horizon = max(finite_times) + longest_route + 1.0
+    real_horizon = _real_horizon(request, time_mats, stops)
     time_scale = _scale_for(real_horizon)
+    if time_scale < MIN_TIME_SCALE:
+        raise RoutingRequestError(
+            f"the plan's time horizon ({real_horizon:.4g} time units: the latest window or shift plus the "
+            f"longest possible route) is too long to plan in whole time units; give the vehicles a shift_end "
+            f"or the depots a closing time"
+        )
     horizon = math.ceil(real_horizon * time_scale)
-    times = [np.ceil(t * time_scale).astype(np.int64) for t in time_mats]
+    # an arc longer than the horizon can never be used: clipping it keeps the integers small and changes nothing
+    times = [np.minimum(np.ceil(t * time_scale), horizon + 1).astype(np.int64) for t in time_mats]
 
     distance = matrices.distance[sub]
-    dist_scale = _scale_for(float(distance.max()) * max(1, len(location_of)))
+    # the distance dimension only has to count up to the largest max_distance (or one arc beyond it)
+    dist_limits = [v.max_distance for v in request.vehicles if v.max_distance is not None]
+    dist_scale = _scale_for(float(distance.max()) + max(dist_limits, default=0.0))
     needs_distance_dim = any(v.max_distance is not None for v in request.vehicles)
     distance_up = np.ceil(distance * dist_scale).astype(np.int64).tolist() if needs_distance_dim else None
 
@@ -155,16 +186,22 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         if not stop_windows:
             windows.append([(0, horizon)])
         else:
-            windows.append(
-                [
-                    (math.ceil(w.start * time_scale - 1e-9), _down(w.end, time_scale, horizon))
-                    for w in stop_windows
-                ]
-            )
+            scaled = [
+                (math.ceil(w.start * time_scale - 1e-9), _down(w.end, time_scale, horizon)) for w in stop_windows
+            ]
+            # windows opening after the horizon (every vehicle is back by then) can never be used
+            windows.append([w for w in scaled if w[0] <= w[1]] or scaled[:1])
 
     dims = request.dimensions
+    # loads never exceed a capacity by more than one demand (the dimension caps them), so the largest
+    # capacity or demand sets the scale; multiplying by the number of stops would coarsen it for nothing
     demand_scale = _scale_for(
-        max([c for v in request.vehicles for c in v.capacity.values()] + [1.0]) * (len(stops) + 1)
+        max(
+            [c for v in request.vehicles for c in v.capacity.values()]
+            + [x for s in stops for x in request.stops[s].demand.values()]
+            + [1.0]
+        )
+        * 2
     )
     demands = [
         [0] * len(used_depots)

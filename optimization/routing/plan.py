@@ -63,7 +63,9 @@ class RoutePlan:
 
     ``feasible`` is true only when the independent verifier found no violation; ``complete`` when every
     stop is served. ``status`` is ``solved``, ``incomplete`` (stops left out although dropping was not
-    allowed), ``no_solution`` (nothing found in the time limit) or ``failed_verification``.
+    allowed) or ``no_solution`` (nothing found in the time limit). :func:`~optimization.routing.plan_routes`
+    never returns a plan that fails the verifier (it raises :class:`~shopml.errors.VerificationError`), so
+    ``violations`` is empty on every plan it returns; it is filled only on plans built by hand.
     """
 
     routes: list[Route]

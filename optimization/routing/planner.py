@@ -13,6 +13,7 @@ from optimization.routing.request import MAX_TIME_LIMIT_S, RouteRequest, Routing
 from optimization.routing.solver import cheapest_insertion, repair, solve_model
 from optimization.routing.travel import build_matrices
 from optimization.routing.verify import verify_plan
+from shopml.errors import VerificationError
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     """Plan routes for ``request`` within ``time_limit`` seconds (default: ``request.options.time_limit``).
 
     Stops no vehicle can serve are listed as unserved with a reason instead of failing the request. The plan
-    is checked by :func:`verify_plan`; if it fails, it comes back with status ``failed_verification`` and its
-    violations, never as feasible.
+    is checked by :func:`verify_plan` before it is returned; a plan that fails the check is never an answer:
+    :class:`~shopml.errors.VerificationError` is raised with the verifier's findings (the service answers 422).
     """
     from ortools.constraint_solver import pywrapcp  # noqa: F401  (a first import is slow: keep it off the clock)
 
@@ -91,8 +92,11 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     verdict = verify_plan(request, plan)
     if not verdict.ok:
         logger.error("plan failed verification: %s", verdict.violations[:5])
-        plan.status = "failed_verification"
-        plan.violations = verdict.violations
+        raise VerificationError(
+            f"the route plan failed its independent check ({len(verdict.violations)} violation(s), first: "
+            f"{verdict.violations[0]}); this is a bug in the planner, not in the request: please report it",
+            verdict.violations,
+        )
     plan.seconds = time.monotonic() - started
     return plan
 

@@ -8,11 +8,15 @@ unserved with a reason.
 Units: times are in minutes from the start of the planning day for geographic requests (``lat``/``lon``,
 distances in km, vehicle ``speed`` in km/h), and in the instance's own units for planar requests (``x``/``y``,
 ``speed`` in distance units per time unit, 1.0 by default, as in the Solomon benchmarks).
+
+Limits: every number has a domain bound (the ``MAX_*`` constants below) enforced by the schema, so the OpenAPI
+document shows it and NaN or infinities never get in. The bounds are far beyond any shop's day, and they keep
+:mod:`optimization.routing.model`'s integer scaling exact: times up to :data:`MAX_TIME` scaled by 1,000 stay
+below its 10**9 per-value budget with room for the route lengths added on top.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -23,6 +27,24 @@ from shopml.errors import ShopmlError
 
 MAX_TIME_LIMIT_S = 3600.0
 """Longest solver time limit a request may ask for (one hour)."""
+MAX_TIME = 100_000.0
+"""Latest time and longest duration anywhere in a request: 69 days in minutes (geographic), 29 times the
+longest Solomon horizon (3,390) in planar units. Windows, shifts, depot hours, service times, route durations
+and time-matrix entries all stay within it; scaled by 1,000 it uses a tenth of the integer model's budget."""
+MAX_COORDINATE = 100_000.0
+"""Largest absolute planar ``x``/``y`` (the benchmarks stay within a few hundred)."""
+MAX_DISTANCE = 1_000_000.0
+"""Longest distance (matrix entry, vehicle ``max_distance``): 25 times around the Earth in km."""
+MIN_SPEED, MAX_SPEED = 0.1, 1_000.0
+"""Vehicle speeds, km/h for geographic requests (walking is 5, a motorway 130) or units per time unit."""
+MAX_QUANTITY = 1_000_000.0
+"""Largest demand or capacity in one dimension (a thousand tonnes in kg)."""
+MAX_COST = 1_000_000.0
+"""Largest fixed cost of a vehicle and largest cost per unit of distance or time."""
+MAX_PENALTY = 1e12
+"""Largest cost of leaving a stop unserved; the integer model caps penalties above any plan's cost anyway."""
+MAX_SEED = 2**31 - 1
+"""OR-Tools takes 32-bit seeds."""
 
 DEFAULT_PLANAR_SPEED = 1.0
 DEFAULT_SPEED_KMH = 30.0
@@ -35,6 +57,11 @@ class RoutingRequestError(ShopmlError):
     """
 
 
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+MatrixDistance = Annotated[float, Field(ge=0, le=MAX_DISTANCE, allow_inf_nan=False)]
+MatrixTime = Annotated[float, Field(ge=0, le=MAX_TIME, allow_inf_nan=False)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,8 +71,8 @@ class Location(_Model):
 
     lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
     lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
-    x: float | None = Field(None, allow_inf_nan=False)
-    y: float | None = Field(None, allow_inf_nan=False)
+    x: float | None = Field(None, ge=-MAX_COORDINATE, le=MAX_COORDINATE, allow_inf_nan=False)
+    y: float | None = Field(None, ge=-MAX_COORDINATE, le=MAX_COORDINATE, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
@@ -53,10 +80,6 @@ class Location(_Model):
         planar = self.x is not None and self.y is not None
         if geo == planar:
             raise ValueError("give either lat and lon, or x and y (not both, not half of a pair)")
-        for name in ("lat", "lon", "x", "y"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value}")
         return self
 
     @property
@@ -67,8 +90,8 @@ class Location(_Model):
 class TimeWindow(_Model):
     """Service may start at any time in ``[start, end]`` (arriving early means waiting)."""
 
-    start: float = Field(..., ge=0, allow_inf_nan=False)
-    end: float = Field(..., ge=0, allow_inf_nan=False)
+    start: float = Field(..., ge=0, le=MAX_TIME, allow_inf_nan=False)
+    end: float = Field(..., ge=0, le=MAX_TIME, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -82,8 +105,8 @@ class Depot(_Model):
 
     id: str = Field(..., min_length=1)
     location: Location
-    opens: float = Field(0.0, ge=0, allow_inf_nan=False)
-    closes: float | None = Field(None, ge=0, allow_inf_nan=False)
+    opens: float = Field(0.0, ge=0, le=MAX_TIME, allow_inf_nan=False)
+    closes: float | None = Field(None, ge=0, le=MAX_TIME, allow_inf_nan=False)
 
 
 class Stop(_Model):
@@ -91,11 +114,15 @@ class Stop(_Model):
 
     id: str = Field(..., min_length=1)
     location: Location
-    demand: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+    demand: dict[str, Quantity] = Field(default_factory=dict)
     time_windows: list[TimeWindow] = Field(default_factory=list, description="Empty means any time.")
-    service_time: float = Field(0.0, ge=0, allow_inf_nan=False)
+    service_time: float = Field(0.0, ge=0, le=MAX_TIME, allow_inf_nan=False)
     penalty: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="Cost of leaving it unserved; default from the options."
+        None,
+        gt=0,
+        le=MAX_PENALTY,
+        allow_inf_nan=False,
+        description="Cost of leaving it unserved; default from the options.",
     )
 
     @field_validator("time_windows")
@@ -114,15 +141,17 @@ class Vehicle(_Model):
     id: str = Field(..., min_length=1)
     start_depot: str
     end_depot: str | None = Field(None, description="Defaults to the start depot.")
-    capacity: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
-    shift_start: float = Field(0.0, ge=0, allow_inf_nan=False)
-    shift_end: float | None = Field(None, ge=0, allow_inf_nan=False)
-    fixed_cost: float = Field(0.0, ge=0, allow_inf_nan=False)
-    cost_per_distance: float = Field(1.0, ge=0, allow_inf_nan=False)
-    cost_per_time: float = Field(0.0, ge=0, allow_inf_nan=False)
-    max_duration: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_distance: float | None = Field(None, gt=0, allow_inf_nan=False)
-    speed: float | None = Field(None, gt=0, allow_inf_nan=False, description="km/h (geo) or units per time.")
+    capacity: dict[str, Quantity] = Field(default_factory=dict)
+    shift_start: float = Field(0.0, ge=0, le=MAX_TIME, allow_inf_nan=False)
+    shift_end: float | None = Field(None, ge=0, le=MAX_TIME, allow_inf_nan=False)
+    fixed_cost: float = Field(0.0, ge=0, le=MAX_COST, allow_inf_nan=False)
+    cost_per_distance: float = Field(1.0, ge=0, le=MAX_COST, allow_inf_nan=False)
+    cost_per_time: float = Field(0.0, ge=0, le=MAX_COST, allow_inf_nan=False)
+    max_duration: float | None = Field(None, gt=0, le=MAX_TIME, allow_inf_nan=False)
+    max_distance: float | None = Field(None, gt=0, le=MAX_DISTANCE, allow_inf_nan=False)
+    speed: float | None = Field(
+        None, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False, description="km/h (geo) or units per time."
+    )
 
     @property
     def end(self) -> str:
@@ -136,9 +165,11 @@ class Travel(_Model):
     distance over the vehicle's speed. A user matrix is indexed by the depots, then the stops, in request order.
     """
 
-    road_factor: float = Field(1.3, ge=1.0, le=5.0, description="Applied to great-circle distances only.")
-    distance_matrix: list[list[float]] | None = None
-    time_matrix: list[list[float]] | None = Field(None, description="Travel only; service time is added.")
+    road_factor: float = Field(
+        1.3, ge=1.0, le=5.0, allow_inf_nan=False, description="Applied to great-circle distances only."
+    )
+    distance_matrix: list[list[MatrixDistance]] | None = None
+    time_matrix: list[list[MatrixTime]] | None = Field(None, description="Travel only; service time is added.")
 
 
 class Objective(StrEnum):
@@ -155,7 +186,7 @@ class Options(_Model):
 
     objective: Objective = Objective.COST
     time_limit: float = Field(10.0, gt=0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False, description="Seconds.")
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     workers: int = Field(2, ge=1, le=16, description="Solver processes run in parallel; the best plan wins.")
     first_solution: Literal[
         "automatic", "parallel_cheapest_insertion", "path_cheapest_arc", "savings", "local_cheapest_insertion"
@@ -165,7 +196,7 @@ class Options(_Model):
     )
     allow_dropping: bool = Field(True, description="Leave stops unserved when serving them costs more.")
     default_penalty: float = Field(
-        1e5, gt=0, allow_inf_nan=False, description="Penalty of stops without one."
+        1e5, gt=0, le=MAX_PENALTY, allow_inf_nan=False, description="Penalty of stops without one."
     )
 
 
@@ -283,12 +314,6 @@ def _check_matrix(name: str, matrix: list[list[float]] | None, n: int) -> None:
         raise RoutingRequestError(
             f"travel.{name}: shape {shape}, expected {n} x {n} (depots then stops, in request order)"
         )
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            if not math.isfinite(value) or value < 0:
-                raise RoutingRequestError(
-                    f"travel.{name}[{i}][{j}] = {value}; entries must be finite and non-negative"
-                )
 
 
 def describe_validation_error(exc: ValidationError, payload: Any) -> str:

@@ -52,3 +52,24 @@ def test_a_changed_sub_command_default_reaches_train_all(monkeypatch):
     monkeypatch.setattr(cli.train, "ALL_STEPS", (("demand forecast", train_forecast),))
     assert CliRunner().invoke(app, ["train", "all", "--force"]).exit_code == 0
     assert seen == {"origins": 5, "force": True}
+
+
+@pytest.mark.slow
+def test_training_from_the_cli_keeps_mlflow_artifacts_in_the_data_home(tmp_path):
+    """Issue 15: artifacts used to land in ``$PWD/mlruns``. tests/training/test_lifecycle.py checks the
+    training lifecycle; this checks the whole command, from a working directory outside the data home."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
+    env["SHOPML_DATA_HOME"] = str(tmp_path / "home")
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    for args in (["data", "generate", "--customers", "150", "--products", "40", "--days", "200"],
+                 ["train", "recommender", "--no-ranker"]):
+        done = subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    assert list(cwd.iterdir()) == []  # no mlruns/, nothing else either
+    assert any((tmp_path / "home" / "mlartifacts").rglob("MLmodel"))

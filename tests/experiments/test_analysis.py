@@ -187,3 +187,20 @@ def test_spec_limits_are_explicit():
     spec["variants"] = [{"name": f"v{i}", "weight": 1 / 21, "control": i == 0} for i in range(21)]
     with pytest.raises(ValidationError, match="at most 20"):
         evaluate(spec)
+
+
+def test_an_impossible_variance_never_says_ship():
+    # issue 15: a sum of squares below sum**2 / n (a negative variance) was clipped to zero and said "ship"
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from experiments import ExperimentSpec
+
+    payload = json.loads((Path(__file__).resolve().parents[2] / "docs/examples/experiment_checkout.json").read_text())
+    payload["data"]["one-page"]["revenue_per_user"]["sum_sq"] = 1.0
+    with pytest.raises(ValidationError) as caught:
+        ExperimentSpec.model_validate(payload)
+    error = caught.value.errors()[0]
+    assert error["loc"][:3] == ("data", "one-page", "revenue_per_user") and "negative variance" in error["msg"]

@@ -71,3 +71,45 @@ def test_metric_spec_rules():
         MetricSpec(name="p90", type="quantile")
     with pytest.raises(ValueError, match="CUPED is supported for mean and proportion"):
         MetricSpec(name="rps", type="ratio", cuped=True)
+
+
+BINARY = MetricSpec(name="conversion", type="proportion")
+MEAN = MetricSpec(name="revenue", type="mean")
+
+
+@pytest.mark.parametrize(
+    ("stats", "field"),
+    [
+        ({"n": 100, "sum": 50.0, "sum_sq": 1.0}, "sum_sq"),  # negative variance
+        ({"n": 100, "sum": 50.0, "sum_sq": 100.0, "cov_sum": 10.0, "cov_sum_sq": 0.5}, "cov_sum_sq"),
+        ({"n": 100, "sum": 50.0, "sum_sq": 100.0, "den_sum": 100.0, "den_sum_sq": 200.0, "cross_sum": 1e6},
+         "cross_sum"),
+        ({"n": 100, "sum": 50.0, "sum_sq": 100.0, "cov_sum": 50.0, "cov_sum_sq": 100.0, "cov_cross_sum": -1e4},
+         "cov_cross_sum"),
+        ({"n": -1, "sum": 0.0}, "n"),
+        ({"n": 100, "sum": float("nan"), "sum_sq": 1.0}, "sum"),
+        ({"n": 100, "sum": 1.0, "sum_sq": float("inf")}, "sum_sq"),
+        ({"n": 100, "sum": 1e300, "sum_sq": 1e300}, "sum"),
+        ({"n": 100, "estimate": float("nan"), "lower": 0.0, "upper": 1.0}, "estimate"),
+        ({"n": 10**12, "sum": 1.0}, "n"),
+    ],
+)
+def test_impossible_statistics_are_refused_naming_the_field(stats: dict, field: str):
+    with pytest.raises(ValueError) as caught:
+        MetricStats(**stats)
+    assert field in str(caught.value)
+
+
+def test_a_proportion_variance_above_p_one_minus_p_is_refused():
+    stats = MetricStats(n=1000, sum=100, sum_sq=300.0)  # a variance above p(1-p): not 0/1 data
+    with pytest.raises(ExperimentError, match=r"metric 'conversion', arm 'b': sum_sq=300 exceeds"):
+        arm_estimate(stats, BINARY, "b")
+    assert arm_estimate(MetricStats(n=1000, sum=100, sum_sq=100.0), BINARY, "b").mean == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("values", [[0.1] * 50, [1e6, 1e6 + 1, 1e6 + 2] * 20, list(np.linspace(-5, 5, 101))])
+def test_statistics_of_real_data_are_always_accepted(values):
+    # the moment checks allow rounding: sums computed from real rows, however degenerate, pass
+    covariate = np.asarray(values) * 2 + 1
+    stats = MetricStats(**stats_from_values(values, covariate=covariate, denominator=np.abs(values) + 1))
+    assert arm_estimate(stats, MEAN, "a").var >= 0

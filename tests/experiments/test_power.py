@@ -56,3 +56,39 @@ def test_bad_plans_are_explained():
         PlanRequest(metric_type="mean", baseline=10, mde=0.1)
     with pytest.raises(ValueError, match="sum to"):
         PlanRequest(baseline=0.1, mde=0.1, weights=[0.5, 0.6])
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        ({"metric_type": "mean", "baseline": math.nan, "unit_sd": 1.0, "mde": 0.05}, "baseline"),
+        ({"metric_type": "mean", "baseline": math.inf, "unit_sd": 1.0, "mde": 0.05}, "baseline"),
+        ({"metric_type": "mean", "baseline": 10.0, "unit_sd": math.nan, "mde": 0.05}, "unit_sd"),
+        ({"metric_type": "mean", "baseline": 10.0, "unit_sd": 1e300, "mde": 0.05}, "unit_sd"),
+        ({"baseline": math.nan, "mde": 0.05}, "baseline"),
+        ({"baseline": 0.0, "mde": 0.05}, "baseline"),
+        ({"baseline": 1.0, "mde": 0.05}, "baseline"),
+        ({"baseline": 1.5, "mde": 0.05}, "baseline"),
+        ({"baseline": 0.1, "mde": math.nan}, "mde"),
+        ({"baseline": 0.1, "mde": 0.05, "weights": [0.5, math.nan]}, "weights"),
+        ({"baseline": 0.1, "mde": 0.05, "daily_units": math.inf}, "daily_units"),
+        ({"baseline": 0.1, "mde": 0.05, "sequential_tuning": 1e300}, "sequential_tuning"),
+    ],
+)
+def test_impossible_plan_inputs_are_refused_naming_the_field(request_: dict, field: str):
+    # issue 15: a NaN baseline once planned "4 units ... nan% power"
+    with pytest.raises(ValueError) as caught:  # pydantic's ValidationError and ExperimentError both are
+        plan_sample_size(**request_)
+    assert field in str(caught.value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    baseline=st.floats(0.001, 0.999),
+    mde=st.floats(0.01, 0.5),
+)
+def test_every_plan_has_a_finite_power_at_least_the_target(baseline: float, mde: float):
+    if baseline * (1 + mde) >= 1:
+        return
+    plan = plan_sample_size(baseline=baseline, mde=mde)
+    assert math.isfinite(plan.power) and plan.power >= 0.8 - 1e-6 and plan.total_units >= 4

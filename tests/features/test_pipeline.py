@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from features.pipeline import build_features, latest_feature_dir
+from features.pipeline import build_features, check_cutoff, cutoff_range, default_cutoff, latest_feature_dir
 from features.synthetic import ShopConfig, generate_shop
 from shopml.errors import DataValidationError, NotTrainedError
 
@@ -73,3 +73,35 @@ def test_a_cutoff_before_the_data_fails_and_writes_nothing(tmp_path):
         build_features(shop.tables(), tmp_path / "f", cutoff="1990-01-01")
     with pytest.raises(NotTrainedError):
         latest_feature_dir(tmp_path / "f")
+
+
+def test_a_cutoff_after_the_last_order_fails_with_the_valid_range_and_writes_nothing(tmp_path):
+    """A future cutoff used to pass, and scoring then called every customer lapsed (issue 15)."""
+    shop = generate_shop(CONFIG)
+    orders = shop.tables()["orders"]
+    first, last = orders["ordered_at"].min(), orders["ordered_at"].max()
+    day_after = last.floor("D") + pd.Timedelta(days=1)
+    for too_late in ("2999-01-01", day_after + pd.Timedelta(days=1)):
+        with pytest.raises(DataValidationError) as refused:
+            build_features(shop.tables(), tmp_path / "f", cutoff=too_late)
+        message = str(refused.value)
+        assert "after the last order" in message
+        assert f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}" in message  # the data's range
+        assert f"to {day_after:%Y-%m-%d} (the day after the last order" in message  # the latest valid cutoff
+    assert not (tmp_path / "f").exists()  # refused before anything is written
+
+
+def test_the_cutoff_range_runs_from_the_day_after_the_first_order_to_the_day_after_the_last():
+    orders = pd.DataFrame({"ordered_at": pd.to_datetime(["2024-03-01 09:30", "2024-05-10 17:00", "2024-04-01 00:00"])})
+    assert cutoff_range(orders) == (pd.Timestamp("2024-03-02"), pd.Timestamp("2024-05-11"))
+    assert default_cutoff(orders) == pd.Timestamp("2024-05-11")
+    for valid in ("2024-03-02", "2024-04-15", "2024-05-11"):
+        assert check_cutoff(orders, valid) == pd.Timestamp(valid)
+    for invalid, where in (("2024-03-01", "before the first order"), ("2024-05-12", "after the last order")):
+        with pytest.raises(DataValidationError, match=f"--as-of {invalid} is {where}.*pick a --as-of from "
+                                                      "2024-03-02 to 2024-05-11"):
+            check_cutoff(orders, invalid, "--as-of")
+    with pytest.raises(DataValidationError, match="cutoff 'soon' is not a date; use YYYY-MM-DD"):
+        check_cutoff(orders, "soon")
+    with pytest.raises(DataValidationError, match="orders table is empty"):
+        cutoff_range(orders.iloc[:0])

@@ -95,6 +95,15 @@ def shop(tmp_path_factory) -> Shop:
     return result
 
 
+def copy_data_home(home: Path, target: Path) -> Path:
+    """A copy of a data home (raw tables, features, registry, last-good copies) without the service's lock and
+    BentoML's task store, for a second service that must not share them with the first."""
+    import shutil
+
+    shutil.copytree(home, target, ignore=shutil.ignore_patterns("bentoml", "service.lock"))
+    return target
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,9 +171,29 @@ def start_server(env: dict[str, str], log: Path, wait_ready: bool = False, timeo
 
 @pytest.fixture(scope="session")
 def server(shop, tmp_path_factory):
-    srv = start_server(shop.env, tmp_path_factory.mktemp("log") / "serve.log")
+    srv = start_server(shop.env, tmp_path_factory.mktemp("log") / "serve.log", wait_ready=True)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def expected_scores(shop):
+    """The champion customer scorer applied in-process to the feature table the service reads."""
+    import pandas as pd
+
+    from features.customers import CUSTOMER_FEATURES
+    from features.pipeline import latest_feature_dir
+    from shopml.settings import load_settings
+    from training.customers import CustomerScorer
+    from training.registry import load_champion
+
+    if shop.trained.get("customers") != "ok":
+        pytest.skip(f"customers not trained: {shop.trained.get('customers')}")
+    settings = load_settings(data_home=shop.home)
+    scorer, _ = load_champion(CustomerScorer, settings)
+    table = pd.read_parquet(latest_feature_dir(settings.features_dir) / "customers.parquet")
+    scores = scorer.score(table[["customer_id", *CUSTOMER_FEATURES]])
+    return scores.assign(customer_id=scores["customer_id"].astype(str)).set_index("customer_id")
 
 
 @pytest.fixture

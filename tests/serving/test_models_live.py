@@ -1,30 +1,9 @@
-"""Model endpoints of the running service against the same champions used in-process, and the fallback."""
+"""Model endpoints of the running service against the same champions used in-process (registry faults and the
+last-good copies: test_faults.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.serving.conftest import start_server
-
-
-@pytest.fixture(scope="module")
-def expected_scores(shop):
-    """The champion customer scorer applied in-process to the feature table the service reads."""
-    import pandas as pd
-
-    from features.customers import CUSTOMER_FEATURES
-    from features.pipeline import latest_feature_dir
-    from shopml.settings import load_settings
-    from training.customers import CustomerScorer
-    from training.registry import load_champion
-
-    if shop.trained.get("customers") != "ok":
-        pytest.skip(f"customers not trained: {shop.trained.get('customers')}")
-    settings = load_settings(data_home=shop.home)
-    scorer, _ = load_champion(CustomerScorer, settings)
-    table = pd.read_parquet(latest_feature_dir(settings.features_dir) / "customers.parquet")
-    scores = scorer.score(table[["customer_id", *CUSTOMER_FEATURES]])
-    return scores.assign(customer_id=scores["customer_id"].astype(str)).set_index("customer_id")
 
 
 def test_customer_scores_match_the_scorer(server, expected_scores):
@@ -84,31 +63,6 @@ def test_forecast_matches_the_champion(server, shop):
         assert q["p10"] <= q["p50"] <= q["p90"]
     status, answer = server.call("POST", "/v1/forecast", {"skus": ["no-such-sku"]}, key="logistics")
     assert status == 400 and "no-such-sku" in answer["error"]
-
-
-@pytest.mark.slow
-def test_registry_down_serves_the_last_good_copy(server, shop, expected_scores, tmp_path):
-    """A second service whose registry is unreachable serves the local copy the first one saved, and says so."""
-    assert (shop.home / "serving" / "last_good" / "customers" / "serving.json").is_file()
-    env = {**shop.env, "SHOPML_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/missing/dir/mlflow.db",
-           "BENTOML_HOME": str(tmp_path / "bentoml")}  # BentoML's task store must not be shared by two services
-    second = start_server(env, tmp_path / "serve.log")
-    try:
-        status, models = second.call("GET", "/v1/models", key="admin")
-        customers = next(m for m in models["models"] if m["name"] == "customers")
-        assert customers["loaded"] and customers["source"] == "local-copy"
-        assert "registry unavailable" in customers["note"]
-        _, probe = second.call("GET", "/readyz")
-        probed = next(m for m in probe["models"] if m["name"] == "customers")
-        assert probed["source"] == "local-copy" and "registry unavailable" in probed["note"]  # the probe says so
-        ids = list(expected_scores.index[:3])
-        status, answer = second.call("POST", "/v1/customers/score", {"customer_ids": ids}, key="marketing")
-        assert status == 200
-        for row in answer["customers"]:
-            assert row["predicted_value"] == pytest.approx(float(expected_scores.loc[row["customer_id"],
-                                                                                      "predicted_value"]))
-    finally:
-        second.stop()
 
 
 @pytest.fixture(scope="module")

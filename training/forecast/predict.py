@@ -245,6 +245,10 @@ class Forecaster(ServedModel):
             )
         return qs
 
+    def knows_sku(self, sku: str) -> bool:
+        """True when :meth:`forecast` can answer for ``sku`` (it sold before the origin, or is a catalogued new SKU)."""
+        return sku in self._rows_of_sku or sku in self.new_skus
+
     def _check_skus(self, skus: Sequence[str] | str | None) -> list[str]:
         if skus is None:
             return sorted(self._rows_of_sku)

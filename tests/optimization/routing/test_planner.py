@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from optimization.routing import RouteRequest, RoutingRequestError, plan_routes, verify_plan
 from optimization.routing.solver import WorkerResult, worker_configs
+from shopml.errors import ShopmlError, VerificationError
 from tests.optimization.routing.conftest import (
     brute_force_distance,
     planar_payload,
@@ -224,7 +225,7 @@ def test_no_dropping_means_incomplete_when_the_fleet_is_too_small():
     assert all("add a vehicle" in u.reason for u in plan.unserved)
 
 
-def test_a_plan_failing_verification_is_never_returned_as_feasible(monkeypatch, small_request):
+def test_a_plan_failing_verification_is_never_returned(monkeypatch, small_request):
     import optimization.routing.planner as planner
 
     def broken_solver(model, options, deadline, initial=None):
@@ -235,10 +236,11 @@ def test_a_plan_failing_verification_is_never_returned_as_feasible(monkeypatch, 
         return result, [result]
 
     monkeypatch.setattr(planner, "solve_model", broken_solver)
-    plan = plan_routes(small_request)
-    assert plan.status == "failed_verification"
-    assert not plan.feasible and plan.violations
-    assert plan.to_dict()["feasible"] is False
+    with pytest.raises(VerificationError) as caught:
+        plan_routes(small_request)
+    assert isinstance(caught.value, ShopmlError)  # the CLI prints it as one line, the service answers 422
+    assert caught.value.findings and "failed its independent check" in str(caught.value)
+    assert any("outside its windows" in f or "exceeds capacity" in f for f in caught.value.findings)
 
 
 @pytest.mark.parametrize("found", [None, "empty"])

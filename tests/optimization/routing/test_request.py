@@ -66,7 +66,7 @@ def _set(path: list, value):
             _set(
                 ["travel"], {"time_matrix": [[0.0 if i == j else -1.0 for j in range(4)] for i in range(4)]}
             ),
-            "travel.time_matrix[0][1] = -1.0",
+            "travel.time_matrix[0][1]: Input should be greater than or equal to 0",
         ),
         (_set(["options", "time_limit"], 0), "options.time_limit"),
         (_set(["options", "time_limit"], MAX_TIME_LIMIT_S + 1), "options.time_limit"),
