@@ -13,27 +13,63 @@ The facade:
 Methods, formulas and conventions are documented in ``docs/experiments.md`` and in each module.
 """
 
-from experiments.analysis import ExperimentResult, evaluate, evaluate_over_time
-from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
-from experiments.comparison import Comparison
-from experiments.cupac import (
-    CovariateReport,
-    customer_value_covariate,
-    prediction_covariate,
-)
-from experiments.decision import Decision
-from experiments.errors import ExperimentError
-from experiments.metrics import MetricSpec, MetricStats
-from experiments.plots import forest_plot, sequential_plot
-from experiments.power import (
-    Plan,
-    PlanRequest,
-    minimum_detectable_effect,
-    plan_sample_size,
-    power_at,
-    unit_sd_from_stats,
-)
-from experiments.spec import AnalysisSettings, ExperimentSpec, PriorSpec, VariantSpec
+from typing import TYPE_CHECKING
+
+from shopml.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from experiments.analysis import ExperimentResult, evaluate, evaluate_over_time
+    from experiments.assignment import Assignment, AssignmentSpec, HoldoutSpec, assign, assign_many
+    from experiments.comparison import Comparison
+    from experiments.cupac import (
+        CovariateReport,
+        customer_value_covariate,
+        prediction_covariate,
+    )
+    from experiments.decision import Decision
+    from experiments.errors import ExperimentError
+    from experiments.metrics import MetricSpec, MetricStats
+    from experiments.plots import forest_plot, sequential_plot
+    from experiments.power import (
+        Plan,
+        PlanRequest,
+        minimum_detectable_effect,
+        plan_sample_size,
+        power_at,
+        unit_sd_from_stats,
+    )
+    from experiments.spec import AnalysisSettings, ExperimentSpec, PriorSpec, VariantSpec
+
+__getattr__ = lazy_exports(__name__, {
+    "ExperimentResult": "experiments.analysis",
+    "evaluate": "experiments.analysis",
+    "evaluate_over_time": "experiments.analysis",
+    "Assignment": "experiments.assignment",
+    "AssignmentSpec": "experiments.assignment",
+    "HoldoutSpec": "experiments.assignment",
+    "assign": "experiments.assignment",
+    "assign_many": "experiments.assignment",
+    "Comparison": "experiments.comparison",
+    "CovariateReport": "experiments.cupac",
+    "customer_value_covariate": "experiments.cupac",
+    "prediction_covariate": "experiments.cupac",
+    "Decision": "experiments.decision",
+    "ExperimentError": "experiments.errors",
+    "MetricSpec": "experiments.metrics",
+    "MetricStats": "experiments.metrics",
+    "forest_plot": "experiments.plots",
+    "sequential_plot": "experiments.plots",
+    "Plan": "experiments.power",
+    "PlanRequest": "experiments.power",
+    "minimum_detectable_effect": "experiments.power",
+    "plan_sample_size": "experiments.power",
+    "power_at": "experiments.power",
+    "unit_sd_from_stats": "experiments.power",
+    "AnalysisSettings": "experiments.spec",
+    "ExperimentSpec": "experiments.spec",
+    "PriorSpec": "experiments.spec",
+    "VariantSpec": "experiments.spec",
+})
 
 __all__ = [
     "AnalysisSettings",

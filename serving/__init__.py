@@ -9,8 +9,21 @@ is slow). The light public pieces:
 * request and response models in :mod:`serving.schemas`, limits in :mod:`serving.limits`.
 """
 
-from serving.auth import KeyRing, Role, hash_key
-from serving.models import ModelStore
-from serving.runtime import ServingRuntime
+from typing import TYPE_CHECKING
+
+from shopml.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from serving.auth import KeyRing, Role, hash_key
+    from serving.models import ModelStore
+    from serving.runtime import ServingRuntime
+
+__getattr__ = lazy_exports(__name__, {
+    "KeyRing": "serving.auth",
+    "Role": "serving.auth",
+    "hash_key": "serving.auth",
+    "ModelStore": "serving.models",
+    "ServingRuntime": "serving.runtime",
+})
 
 __all__ = ["KeyRing", "ModelStore", "Role", "ServingRuntime", "hash_key"]

@@ -169,7 +169,9 @@ def _shaped(status: int, body: bytes, scope) -> bytes:
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        return body
+        if isinstance(parsed.get("detail"), list):
+            return body
+        return json.dumps({"error": parsed["error"], "detail": []}).encode()  # BentoML's task errors
     text = body.decode("utf-8", "replace").strip()
     route = f"{scope.get('method', '')} {scope.get('path', '')}"
     if status == 404:

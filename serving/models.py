@@ -24,17 +24,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
-from typing import Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 from serving.errors import ModelNotLoadedError
 from shopml.errors import NotTrainedError
 from shopml.settings import Settings
 from training.contract import ServedModel
-from training.customers.predict import CustomerScorer
-from training.forecast.predict import Forecaster
-from training.recommend.predict import Recommender
 from training.registry import TRAIN_COMMANDS, load_champion
+
+if TYPE_CHECKING:
+    from training.customers.predict import CustomerScorer
+    from training.forecast.predict import Forecaster
+    from training.recommend.predict import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +50,19 @@ M_co = TypeVar("M_co", bound=ServedModel, covariant=True)
 
 @dataclass(frozen=True)
 class ModelSpec(Generic[M_co]):
-    """A served model: its name in the service and the family class that is loaded and saved."""
+    """A served model: its name in the service and the family class that is loaded and saved.
+
+    The family is named by ``"module:Class"`` and imported on first use, in the loader thread: importing the
+    model areas (pandas, scipy, LightGBM) takes seconds that the service's start must not wait for.
+    """
 
     name: str
-    family: type[M_co]
+    family_path: str
+
+    @property
+    def family(self) -> type[M_co]:
+        module, _, attribute = self.family_path.partition(":")
+        return cast("type[M_co]", getattr(import_module(module), attribute))
 
     @property
     def registry_names(self) -> tuple[str, ...]:
@@ -62,10 +74,10 @@ class ModelSpec(Generic[M_co]):
         return " && ".join(TRAIN_COMMANDS[name] for name in self.registry_names)
 
 
-CUSTOMERS = ModelSpec("customers", CustomerScorer)
+CUSTOMERS: ModelSpec[CustomerScorer] = ModelSpec("customers", "training.customers.predict:CustomerScorer")
 """Churn and customer value champions together (scores and audiences)."""
-RECOMMENDER = ModelSpec("recommender", Recommender)
-FORECAST = ModelSpec("forecast", Forecaster)
+RECOMMENDER: ModelSpec[Recommender] = ModelSpec("recommender", "training.recommend.predict:Recommender")
+FORECAST: ModelSpec[Forecaster] = ModelSpec("forecast", "training.forecast.predict:Forecaster")
 
 
 def default_specs() -> tuple[ModelSpec[ServedModel], ...]:

@@ -50,7 +50,6 @@ from serving.schemas import (
 )
 from shopml.settings import Settings
 from training.contract import ServedModel
-from training.customers.predict import CustomerScorer
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ class ServingRuntime:
         return True, {"reloaded": result, "ready": self.ready}
 
     def _model_changed(self, loaded: LoadedModel[ServedModel]) -> None:
-        if loaded.name != CUSTOMERS.name or not isinstance(loaded.obj, CustomerScorer):
+        if loaded.name != CUSTOMERS.name:
             return
         try:
             self.audiences = build_audience_store(loaded.obj, self.settings.features_dir, loaded.versions)

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
         None, description="MLflow tracking URI; default: a SQLite database inside the data home."
     )
     seed: int = Field(42, ge=0, description="Seed for every random choice (generator, models, solvers).")
+    engine: Literal["pandas", "spark"] = Field(
+        "pandas", description="Engine of the batch commands (features build, score audiences, forecast): pandas "
+        "in this process, or Apache Spark at ``spark_master`` (see docs/scale.md).",
+    )
+    spark_master: str = Field(
+        "local[*]", min_length=1, description="Spark master of the spark engine: local[*], local[N], spark://HOST:PORT, "
+        "yarn or k8s://https://HOST:PORT (under spark-submit, the master spark-submit was given wins).",
+    )
+    spark_partitions: int = Field(
+        0, ge=0, le=100_000, description="Entity partitions (hash buckets of customer ids or SKUs) of a spark job; "
+        "0 picks about one per 500,000 order lines, at least two per core.",
+    )
     serve_host: str = Field("127.0.0.1", description="Interface the service binds to.")
     serve_port: int = Field(3000, ge=1, le=65535, description="Port the service listens on.")
     serve_workers: int = Field(1, ge=1, le=64, description="Service worker processes.")

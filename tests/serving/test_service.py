@@ -94,12 +94,53 @@ def test_auth_matrix(server, path):
          "stops"),
         ("/v1/routes/plan", "logistics", {**ROUTE, "vehicles": [{"id": "v", "start_depot": "nowhere"}]}, "depot"),
         ("/v1/stock/allocate", "logistics", {**ALLOCATION, "demand": []}, "demand"),
+        # issue 15: strict types on the hot routes, known segments, bounded domains, refused at task submit
+        ("/v1/recommend", "storefront", {"customer_id": "c", "k": "5"}, "k"),
+        ("/v1/recommend", "storefront", {"customer_id": "c", "k": True}, "k"),
+        ("/v1/similar-items", "storefront", {"sku": "x", "k": 5.5}, "k"),
+        ("/v1/recommend", "storefront", {"include_purchased": "yes"}, "include_purchased"),
+        ("/v1/audiences", "marketing", {"segments": ["at-rsk"]}, "at_risk"),
+        ("/v1/experiments/size", "marketing", {"plan": {"baseline": None, "mde": 0.1}}, "baseline"),
+        ("/v1/forecast", "logistics", {"quantiles": [0.5, 1.5]}, "quantiles"),
+        ("/v1/routes/plan", "logistics", {**ROUTE, "stops": [{**ROUTE["stops"][0], "time_windows": [{"start": 0, "end": 1e12}]}]},
+         "time_windows"),
+        ("/v1/stock/allocate", "logistics", {**ALLOCATION, "demand": [{**ALLOCATION["demand"][0], "demand": 1e300}]},
+         "demand"),
+        ("/v1/routes/plan-task/submit", "logistics",
+         {**ROUTE, "stops": [{**ROUTE["stops"][0], "id": f"s{i}"} for i in range(2001)]}, "stops"),
+        ("/v1/routes/plan-task/submit", "logistics", {**ROUTE, "vehicles": [{"id": "v", "start_depot": "nowhere"}]},
+         "depot"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(server, path, key, body, field):
+    """Every route, BentoML's included, answers the documented shape, and names the field to fix."""
     status, answer = server.call("POST", path, body, key=key)
     assert status == 400, answer
+    assert set(answer) == {"error", "detail"} and isinstance(answer["error"], str), answer
     assert field in str(answer), answer
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("POST", "/v1/nowhere", 404), ("GET", "/v1/audiences", 405),
+                                                        ("GET", "/v1/routes/plan-task/get?task_id=nope", 404)])
+def test_framework_errors_have_the_error_shape(server, method, path, status):
+    got, answer = server.call(method, path, {} if method == "POST" else None, key="admin")
+    assert got == status and set(answer) == {"error", "detail"}, answer
+    assert "openapi" in answer["error"] or "task" in answer["error"].lower() or got == 404
+
+
+def test_forecast_lists_unknown_skus_and_forecasts_the_rest(server, shop, needs):
+    needs("forecast")
+    from shopml.settings import load_settings
+    from training.forecast import Forecaster
+    from training.registry import load_champion
+
+    forecaster, _ = load_champion(Forecaster, load_settings(data_home=shop.home))
+    known = [str(s) for s in list(forecaster.skus)[:2]]
+    status, answer = server.call("POST", "/v1/forecast", {"skus": [*known, "no-such-sku"], "horizon": 2},
+                                 key="logistics")
+    assert status == 200, answer
+    assert answer["unknown_skus"] == ["no-such-sku"]
+    assert {r["sku"] for r in answer["rows"]} == set(known)
 
 
 @pytest.mark.parametrize(
