@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tracking_server import tracking_server  # noqa: F401  (the PostgreSQL-backed MLflow server fixture)
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,8 +1,12 @@
-"""Promotion logic against a real (SQLite) MLflow registry: only a better model becomes champion."""
+"""Promotion logic against a real MLflow registry: only a better model becomes champion.
+
+Once on the embedded SQLite store, and once through an ``mlflow server`` on a real PostgreSQL that the
+``tracking_server`` fixture (tests/tracking_server.py) starts and stops; SHOPML_TEST_TRACKING_SERVER points it at
+a running server instead.
+"""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import mlflow
@@ -31,18 +35,56 @@ def test_alias_moves_only_on_improvement_and_records_why(settings):
     _promotion_flow(settings, "toy")
 
 
-@pytest.mark.slow
-def test_same_flow_against_a_tracking_server(tmp_path):
-    """Set SHOPML_TEST_TRACKING_SERVER (e.g. deploy/mlflow-postgres.sh's http://127.0.0.1:5000) to run it."""
-    uri = os.environ.get("SHOPML_TEST_TRACKING_SERVER")
-    if not uri:
-        pytest.skip("no tracking server given in SHOPML_TEST_TRACKING_SERVER")
+@pytest.fixture(scope="module")
+def flow_on_server(tracking_server, tmp_path_factory):
+    """The promotion flow run once through the PostgreSQL-backed server: (model name, champion version)."""
     from shopml.settings import load_settings
 
-    _promotion_flow(load_settings(data_home=tmp_path, mlflow_tracking_uri=uri), f"toy-{uuid.uuid4().hex[:8]}")
+    settings = load_settings(data_home=tmp_path_factory.mktemp("server-home"),
+                             mlflow_tracking_uri=tracking_server.uri)
+    name = f"toy-{uuid.uuid4().hex[:8]}"
+    champion = _promotion_flow(settings, name)
+    yield name, champion
+    mlflow.set_tracking_uri("")  # later tests in this worker must not talk to the server by accident
+    mlflow.set_registry_uri("")
 
 
-def _promotion_flow(settings, name: str) -> None:
+@pytest.mark.slow
+def test_same_flow_against_a_tracking_server(tracking_server, flow_on_server):
+    """Register, promote with reasons, alias `champion` and load by alias, all through the server's REST API."""
+    name, champion = flow_on_server
+    client = mlflow.MlflowClient(tracking_uri=tracking_server.uri, registry_uri=tracking_server.uri)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == champion
+    assert [int(v.version) for v in client.search_model_versions(f"name='{name}'")] == [5, 4, 3, 2, 1]
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    assert list(loaded.predict([[0], [0], [0]])) == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.slow
+def test_the_server_keeps_the_registry_in_postgresql(tracking_server, flow_on_server):
+    """MLflow's own tables in the PostgreSQL database hold the model, its versions and the champion alias."""
+    import psycopg
+
+    if tracking_server.database_url is None:
+        pytest.skip("SHOPML_TEST_TRACKING_SERVER is set without SHOPML_TEST_TRACKING_DATABASE")
+    name, champion = flow_on_server
+    with psycopg.connect(tracking_server.database_url, connect_timeout=10) as conn:
+        assert conn.execute("SELECT version()").fetchone()[0].startswith("PostgreSQL ")
+        assert conn.execute("SELECT count(*) FROM registered_models WHERE name = %s", (name,)).fetchone() == (1,)
+        versions = conn.execute("SELECT version, source FROM model_versions WHERE name = %s ORDER BY version",
+                                (name,)).fetchall()
+        assert [version for version, _ in versions] == [1, 2, 3, 4, 5]
+        alias = conn.execute("SELECT version FROM registered_model_aliases WHERE name = %s AND alias = 'champion'",
+                             (name,)).fetchone()
+        assert alias == (int(champion),)
+        (location,) = conn.execute("SELECT artifact_location FROM experiments WHERE name = 'registry-test'"
+                                   ).fetchone()
+    assert location.startswith("mlflow-artifacts:"), location  # artifacts go through the server's proxy
+    if getattr(tracking_server, "root", None) is not None:
+        assert list((tracking_server.root / "artifacts").rglob("MLmodel")), "no model in the artifacts destination"
+
+
+def _promotion_flow(settings, name: str) -> str:
     client = configure_mlflow(settings)
     kwargs = {"model_name": name, "metric": "auc", "evaluation_key": "eval-A"}
     run1, uri1 = _log(settings, 1.0)
@@ -68,3 +110,4 @@ def _promotion_flow(settings, name: str) -> None:
     assert forced.promoted and forced.reason.startswith("forced")
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     assert list(loaded.predict([[0], [0]])) == [2.0, 2.0]
+    return forced.version
