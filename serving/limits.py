@@ -110,6 +110,8 @@ class RequestGuardMiddleware:
                 return await _reply(send, 400, f"request body is not UTF-8 (byte {exc.start}); send JSON")
             except json.JSONDecodeError as exc:
                 return await _reply(send, 400, f"request body is not valid JSON: {exc.msg} at position {exc.pos}")
+            except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+                return await _reply(send, 400, f"request body holds a number that cannot be read: {exc}")
             except RecursionError:
                 return await _reply(send, 400, "request body is nested too deeply")
             check = self.validated_bodies.get(scope["path"])

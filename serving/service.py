@@ -202,7 +202,18 @@ def _check_route_task(body: bytes) -> None:
     RouteRequest(**{**request.model_dump(exclude={"options"}), "options": Options(**request.options.model_dump())})
 
 
+def _check_json_object(body: bytes) -> None:
+    import json
+
+    from serving.errors import ServingError
+
+    if not isinstance(json.loads(body), dict):
+        raise ServingError("the body must be a JSON object (an experiment spec; see docs/experiments.md)",
+                           detail=[{"field": "body", "message": "expected a JSON object"}])
+
+
 VALIDATED_BODIES = {
+    "/v1/experiments/evaluate": _check_json_object,
     "/v1/audiences": AudienceRequest.model_validate_json,
     "/v1/experiments/size": SizeRequest.model_validate_json,
     "/v1/forecast": ForecastRequest.model_validate_json,
