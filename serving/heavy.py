@@ -45,7 +45,8 @@ class HeavyLane:
                 import multiprocessing
 
                 # spawn: the service process has threads (loaders, the event loop); forking it is unsafe
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_die_with_parent)
             return self._pool
 
     def warm_up(self) -> None:
@@ -124,6 +125,20 @@ def _body(outcome: JobResult) -> dict[str, Any]:
 
 
 # --- jobs (run in the pool's processes) ---------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this solver process when the service process dies, however it dies (a crashed
+    worker must not leave solvers behind; ``prctl(PR_SET_PDEATHSIG, SIGKILL)``). Elsewhere a no-op."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except OSError:
+            pass
 
 
 def _warm_up() -> JobResult:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
 
 from serving.errors import ModelNotLoadedError
-from shopml.errors import NotTrainedError
+from shopml.errors import NotTrainedError, ShopmlError
 from shopml.settings import Settings
 from training.contract import ServedModel
 from training.registry import TRAIN_COMMANDS, load_champion
@@ -326,9 +326,10 @@ class ModelStore:
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         loaded.obj.save(staging / "model")
-        (staging / "serving.json").write_text(
-            json.dumps({"version": loaded.version, "versions": loaded.versions, "saved_at": _now()})
-        )
+        (staging / "serving.json").write_text(json.dumps({
+            "version": loaded.version, "versions": loaded.versions, "saved_at": _now(),
+            "files": _checksums(staging / "model"),
+        }))
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
@@ -339,9 +340,39 @@ class ModelStore:
         if not meta_path.is_file():
             raise NotTrainedError(f"no local copy in {target}")
         meta = json.loads(meta_path.read_text())
+        _check_copy(target / "model", meta.get("files"))
         obj = spec.family.load(target / "model")
         note = f"registry unavailable ({registry_error}); serving the last good local copy saved {meta['saved_at']}"
         return LoadedModel(spec.name, obj, meta["version"], meta.get("versions", {}), LOCAL_COPY, _now(), note)
+
+
+class CorruptCopyError(ShopmlError):
+    """A last-good copy whose files no longer match the checksums written when it was saved."""
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by path relative to it."""
+    import hashlib
+
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _check_copy(folder: Path, expected: dict[str, str] | None) -> None:
+    """Refuse a copy that changed since it was saved, before a model library reads it.
+
+    A truncated LightGBM model file does not always raise: LightGBM can abort the whole process while parsing
+    it (``terminate called``), which would take the service down in a restart loop. Copies saved before
+    checksums existed (no ``files``) are loaded as they are.
+    """
+    if expected is None:
+        return
+    actual = _checksums(folder)
+    for name, digest in expected.items():
+        if actual.get(name) != digest:
+            state = "is missing" if name not in actual else "does not match the checksum saved with it"
+            raise CorruptCopyError(f"the local copy's file {name} {state}; delete {folder.parent} (the next "
+                                   "registry load saves a new copy)")
 
 
 def _now() -> str:

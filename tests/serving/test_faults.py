@@ -145,3 +145,29 @@ def test_restored_registry_is_picked_up_without_a_restart(shop, copied_home, tmp
         assert all(m["note"] is None or "registry unavailable" not in m["note"] for m in models), models
     finally:
         srv.stop()
+
+
+def test_a_corrupt_local_copy_is_refused_and_the_others_serve(shop, copied_home, tmp_path):
+    """A truncated model file in a last-good copy can make LightGBM abort the process; the checksums saved with
+    the copy refuse it first, so the service stays up, says why, and serves the other models."""
+    copy = copied_home / "serving" / "last_good" / "customers" / "model"
+    biggest = max((p for p in copy.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    biggest.write_bytes(biggest.read_bytes()[: biggest.stat().st_size // 2])
+    env = _env(shop, copied_home, mlflow_tracking_uri="http://127.0.0.1:1", serve_retry_seconds="600")
+    srv = start_server(env, tmp_path / "serve.log")
+    try:
+        deadline = time.perf_counter() + 45
+        while time.perf_counter() < deadline:
+            models = {m["name"]: m for m in srv.call("GET", "/v1/models", key="admin", timeout=5)[1]["models"]}
+            if all(m["loaded"] or m["note"] for m in models.values()):
+                break
+            time.sleep(0.5)
+        assert not models["customers"]["loaded"]
+        assert "checksum" in models["customers"]["note"] and biggest.name in models["customers"]["note"]
+        assert models["recommender"]["source"] == models["forecast"]["source"] == "local-copy"
+        status, probe = srv.call("GET", "/readyz", timeout=5)
+        assert status == 503 and "checksum" in str(probe)
+        assert srv.call("POST", "/v1/recommend", {"k": 3}, key="storefront")[0] == 200
+        assert srv.process.poll() is None and "terminate called" not in srv.log.read_text()
+    finally:
+        srv.stop()
