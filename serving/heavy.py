@@ -130,15 +130,14 @@ def _body(outcome: JobResult) -> dict[str, Any]:
 def _die_with_parent() -> None:
     """Ask Linux to kill this solver process when the service process dies, however it dies (a crashed
     worker must not leave solvers behind; ``prctl(PR_SET_PDEATHSIG, SIGKILL)``). Elsewhere a no-op."""
+    import contextlib
     import ctypes
     import signal
     import sys
 
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        except OSError:
-            pass
 
 
 def _warm_up() -> JobResult:
