@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -46,7 +47,7 @@ class HeavyLane:
 
                 # spawn: the service process has threads (loaders, the event loop); forking it is unsafe
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_die_with_parent)
+                                                 initializer=_solver_process)
             return self._pool
 
     def warm_up(self) -> None:
@@ -127,13 +128,17 @@ def _body(outcome: JobResult) -> dict[str, Any]:
 # --- jobs (run in the pool's processes) ---------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this solver process when the service process dies, however it dies (a crashed
-    worker must not leave solvers behind; ``prctl(PR_SET_PDEATHSIG, SIGKILL)``). Elsewhere a no-op."""
+def _solver_process() -> None:
+    """Set up a solver process: a lower CPU priority (``nice`` 10), so that on a busy machine the request
+    threads get the core first, and death with its parent: Linux kills it when the service process dies,
+    however it dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so a crashed worker leaves no solver behind."""
     import contextlib
     import ctypes
     import signal
     import sys
+
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
