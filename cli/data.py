@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from cli._console import console, table
 from cli._files import not_utf8
+
+if TYPE_CHECKING:
+    from features.synthetic import ShopConfig
 
 app = typer.Typer(help="Generate the synthetic demo shop or load real data.", no_args_is_help=True)
 
@@ -23,29 +27,47 @@ def generate(
     if_missing: bool = typer.Option(
         False, "--if-missing", help="Do nothing when the data home already holds tables (generated or loaded)."
     ),
+    order_lines: int | None = typer.Option(
+        None, "--order-lines", help="Generate a shop of about N order lines (instead of --customers), chunk by "
+        "chunk so that it never sits in memory whole: for tens of millions of lines.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="With --order-lines: the folder for the tables (default: the data home's); written as "
+        "OUT.tmp, then renamed, so a failed run leaves OUT as it was.",
+    ),
+    chunk_customers: int | None = typer.Option(
+        None, "--chunk-customers", help="With --order-lines: customers generated at a time (a multiple of 1,000, "
+        "default 20,000); bounds memory, never changes the data.",
+    ),
 ) -> None:
     """Generate the synthetic demo shop (orders, products, customers, regions, warehouses, stock).
 
     It replaces the tables in the data home; ``--if-missing`` keeps them (what ``make run`` uses, so that data
-    loaded with ``shopml data load`` survives it).
+    loaded with ``shopml data load`` survives it). ``--order-lines N`` generates a shop of about N lines in
+    chunks, into ``--out`` or the data home, with the ground truth in its ``truth`` folder.
     """
     import dataclasses
 
     from features.store import read_manifest, save_tables
     from features.synthetic import ShopConfig, generate_shop
-    from shopml.errors import NotTrainedError
+    from shopml.errors import NotTrainedError, ShopmlError
     from shopml.settings import load_settings
 
     settings = load_settings()
+    if order_lines is None and (out is not None or chunk_customers is not None):
+        raise ShopmlError("--out and --chunk-customers go with --order-lines N; add it, or drop them.")
+    if order_lines is not None and customers is not None:
+        raise ShopmlError("--order-lines and --customers both set the size; give one of them.")
+    target = out if out is not None and order_lines is not None else settings.raw_dir
     if if_missing:
         try:
-            existing = read_manifest(settings.raw_dir)
+            existing = read_manifest(target)
         except NotTrainedError:
             pass
         else:
             orders = existing.get("tables", {}).get("orders", {}).get("rows", 0)
             console.print(
-                f"{settings.raw_dir} already holds tables ({existing.get('source', 'unknown source')}, "
+                f"{target} already holds tables ({existing.get('source', 'unknown source')}, "
                 f"{orders:,} order lines): kept, nothing generated (--if-missing). Run without --if-missing "
                 "to replace them with the demo shop."
             )
@@ -55,6 +77,9 @@ def generate(
         "warehouses": warehouses, "seed": seed if seed is not None else settings.seed,
     }
     config = dataclasses.replace(ShopConfig(), **{k: v for k, v in chosen.items() if v is not None})
+    if order_lines is not None:
+        _generate_chunked(config, order_lines, chunk_customers, target)
+        return
     with console.status("generating the demo shop"):
         shop = generate_shop(config)
     tables = shop.tables()
@@ -73,6 +98,33 @@ def generate(
         f"{orders['ordered_at'].min():%Y-%m-%d} .. {orders['ordered_at'].max():%Y-%m-%d}; "
         f"ground truth in {truth_dir}"
     )
+
+
+def _generate_chunked(shop: ShopConfig, order_lines: int, chunk_customers: int | None, out: Path) -> None:
+    """``generate --order-lines``: the shop written chunk by chunk under a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features.synthetic import ChunkedShopConfig, check_output, write_chunked_shop
+
+    sizes = {"chunk_customers": chunk_customers} if chunk_customers is not None else {}
+    config = ChunkedShopConfig(order_lines=order_lines, shop=shop, **sizes)
+    check_output(out)  # before the progress bar: a bad --out is one line
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("order lines"), TimeElapsedColumn(), console=console,
+    ) as progress:
+        task = progress.add_task(f"generating into {out}", total=order_lines)
+        written = write_chunked_shop(
+            config, out, on_chunk=lambda chunk: progress.advance(task, chunk.order_lines)
+        )
+        progress.update(task, total=written.order_lines, completed=written.order_lines)
+    tables = written.manifest["tables"]
+    console.print(table(
+        f"Synthetic shop of {written.order_lines:,} order lines written to {out} in {written.seconds:.1f}s",
+        ["table", "rows", "fingerprint"],
+        [(name, f"{info['rows']:,}", info["fingerprint"]) for name, info in tables.items()],
+    ))
+    console.print(f"ground truth in {out / 'truth'}; {written.customers:,} customers in {written.chunks} chunk(s)")
 
 
 @app.command("load")

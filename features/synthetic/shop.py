@@ -12,17 +12,19 @@ import pandas as pd
 from features.contracts import CONTRACTS
 from features.synthetic.baskets import Lines, Orders, draw_returns, fill_baskets
 from features.synthetic.calendar import Calendar
-from features.synthetic.catalog import build_catalog
+from features.synthetic.catalog import Catalog, build_catalog
 from features.synthetic.config import ShopConfig, ShopConfigError, check_int
 from features.synthetic.customers import Population, draw_tastes, simulate_population
 from features.synthetic.logistics import build_logistics
-from features.synthetic.promotions import plan_promotions
+from features.synthetic.promotions import Promotions, plan_promotions
 
 logger = logging.getLogger(__name__)
 
 TABLES = ("orders", "products", "customers", "regions", "warehouses", "stock")
 # One independent random stream per stage, so that changing one stage's parameters leaves the others alone.
 _STAGES = ("catalog", "promotions", "customers", "guests", "baskets", "returns", "logistics")
+_SEGMENT_STAGES = ("customers", "guests", "baskets", "returns")  # drawn per segment of customers
+TRUTH = ("customers", "tastes", "products", "categories", "seasonality", "promotions", "warehouses")
 _FIRST_ORDER_NUMBER = 500_000
 _FIRST_CUSTOMER_NUMBER = 10_001
 
@@ -124,76 +126,163 @@ def generate_shop(config: ShopConfig | None = None) -> SyntheticShop:
     if not isinstance(config, ShopConfig):
         raise ShopConfigError(f"generate_shop expects a ShopConfig, got {type(config).__name__}.")
     began = time.perf_counter()
-    seeds = np.random.SeedSequence(config.seed).spawn(len(_STAGES))
-    rng = {stage: np.random.default_rng(s) for stage, s in zip(_STAGES, seeds, strict=True)}
-
-    calendar = Calendar.build(config.start_ts, config.days, config.demand)
-    catalog = build_catalog(config, rng["catalog"])
-    promos = plan_promotions(config, catalog, rng["promotions"])
-    pop = simulate_population(config, calendar.total, catalog.category_share, rng["customers"])
-
-    # Guest orders: one-off buyers with their own random taste, timed by the seasonal intensity.
-    g = rng["guests"]
-    n_customer_orders = pop.order_op.size
-    n_guests = int(g.poisson(config.guest_share / (1 - config.guest_share) * n_customer_orders))
-    weights = np.array([r.weight for r in config.regions])
-    guest_op = g.uniform(0.0, calendar.total, size=n_guests)
-    guest_region = g.choice(weights.size, size=n_guests, p=weights / weights.sum())
-    guest_taste = draw_tastes(n_guests, catalog.category_share, config.behaviour.taste_concentration, g)
-
-    orders = Orders(
-        customer=np.concatenate([pop.order_customer, np.full(n_guests, -1)]),
-        hour=calendar.to_hours(np.concatenate([pop.order_op, guest_op])),
-        region=np.concatenate([pop.region[pop.order_customer], guest_region]),
-        spend=np.concatenate([pop.spend[pop.order_customer], np.ones(n_guests)]),
-        taste_row=np.concatenate([pop.order_customer, pop.size + np.arange(n_guests)]),
-    )
-    lines = fill_baskets(config, orders, np.vstack([pop.taste, guest_taste]), catalog, promos, rng["baskets"])
-    return_orders, return_lines, _ = draw_returns(config, orders, lines, rng["returns"])
-
-    customer_ids = np.array([str(_FIRST_CUSTOMER_NUMBER + i) for i in range(pop.size)], dtype=object)
-    region_names = np.array([r.name for r in config.regions], dtype=object)
-    orders_frame = _orders_frame(
-        orders, lines, return_orders, return_lines, calendar, catalog.skus, customer_ids, region_names
-    )
-
-    first_order_at = calendar.timestamps(calendar.to_hours(pop.arrival_op))
-    customers_frame = pd.DataFrame(
-        {"customer_id": customer_ids, "country": region_names[pop.region], "first_order_at": first_order_at}
-    )
-    purchases = lines.quantity.sum() / config.days
-    logistics = build_logistics(config, catalog.skus, purchases * catalog.global_share, rng["logistics"])
-
-    truth = {
-        "customers": _customer_truth(
-            pop, calendar, customer_ids, region_names, catalog.category_names, config
-        ),
-        "tastes": pd.concat(
-            [
-                pd.DataFrame({"customer_id": customer_ids}),
-                pd.DataFrame(pop.taste, columns=list(catalog.category_names)),
-            ],
-            axis=1,
-        ),
-        "products": catalog.truth(),
-        "categories": catalog.category_truth(),
-        "seasonality": calendar.truth(),
-        "promotions": promos.truth(calendar.start, catalog),
-        "warehouses": logistics.truth,
-    }
-    truth = {name: _strings(frame) for name, frame in truth.items()}
+    rng = stage_streams(config.seed)
+    world = World.build(config, rng)
+    segment = Segment.simulate(config, world, rng, first_customer=0)
+    orders, customers, _ = segment.tables(world)
+    logistics, logistics_truth = world.logistics(segment.units_sold, rng["logistics"])
+    truth = {**segment.truth(world), **world.truth(), **logistics_truth}
     shop = SyntheticShop(
-        orders=_conform(orders_frame, "orders"),
-        products=_conform(catalog.frame(), "products"),
-        customers=_conform(customers_frame, "customers"),
-        regions=_conform(logistics.regions, "regions"),
-        warehouses=_conform(logistics.warehouses, "warehouses"),
-        stock=_conform(logistics.stock, "stock"),
-        truth=truth,
+        orders=orders,
+        products=world.products(),
+        customers=customers,
+        **logistics,
+        truth={name: truth[name] for name in TRUTH},
         config=config,
     )
     logger.info("generated %s order lines in %.2fs", f"{len(shop.orders):,}", time.perf_counter() - began)
     return shop
+
+
+def stage_streams(seed: int, segment: int | None = None) -> dict[str, np.random.Generator]:
+    """One independent random stream per stage; with ``segment``, the customer stages' streams of that segment.
+
+    The shop-wide stages (catalog, promotions, logistics) always use the streams of :func:`generate_shop`, so
+    a shop generated in segments (:mod:`features.synthetic.chunked`) has the same catalogue as a whole one.
+    """
+    keys = {stage: (i,) if segment is None or stage not in _SEGMENT_STAGES else (i, segment)
+            for i, stage in enumerate(_STAGES)}
+    return {stage: np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key)) for stage, key in keys.items()}
+
+
+@dataclass(frozen=True)
+class World:
+    """What every customer of a shop shares: the calendar, the catalogue, the promotions and the regions."""
+
+    config: ShopConfig
+    calendar: Calendar
+    catalog: Catalog
+    promos: Promotions
+    region_names: np.ndarray
+
+    @classmethod
+    def build(cls, config: ShopConfig, rng: dict[str, np.random.Generator]) -> World:
+        """Draw the catalogue and promotions from their stages' streams (``config.customers`` plays no part)."""
+        catalog = build_catalog(config, rng["catalog"])
+        return cls(
+            config=config,
+            calendar=Calendar.build(config.start_ts, config.days, config.demand),
+            catalog=catalog,
+            promos=plan_promotions(config, catalog, rng["promotions"]),
+            region_names=np.array([r.name for r in config.regions], dtype=object),
+        )
+
+    def products(self) -> pd.DataFrame:
+        """The ``products`` table."""
+        return _conform(self.catalog.frame(), "products")
+
+    def truth(self) -> dict[str, pd.DataFrame]:
+        """Shop-wide ground truth: products, categories, seasonality and promotions."""
+        truth = {
+            "products": self.catalog.truth(),
+            "categories": self.catalog.category_truth(),
+            "seasonality": self.calendar.truth(),
+            "promotions": self.promos.truth(self.calendar.start, self.catalog),
+        }
+        return {name: _strings(frame) for name, frame in truth.items()}
+
+    def logistics(
+        self, units_sold: int, rng: np.random.Generator
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+        """The ``regions``, ``warehouses`` and ``stock`` tables, and the warehouses' truth, for a shop that sold
+        ``units_sold`` units over its history."""
+        daily = units_sold / self.config.days * self.catalog.global_share
+        logistics = build_logistics(self.config, self.catalog.skus, daily, rng)
+        tables = {name: _conform(getattr(logistics, name), name) for name in ("regions", "warehouses", "stock")}
+        return tables, {"warehouses": _strings(logistics.truth)}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of customers simulated together, with the guests' orders that go with them and the returns.
+
+    ``customer_ids`` are the customers' ids; :meth:`tables` numbers the segment's orders after those of the
+    segments before it.
+    """
+
+    pop: Population
+    orders: Orders
+    lines: Lines
+    return_orders: Orders
+    return_lines: Lines
+    customer_ids: np.ndarray
+
+    @classmethod
+    def simulate(
+        cls, config: ShopConfig, world: World, rng: dict[str, np.random.Generator], *, first_customer: int
+    ) -> Segment:
+        """Simulate ``config.customers`` customers, ids numbered from the ``first_customer``-th id on."""
+        calendar, catalog = world.calendar, world.catalog
+        pop = simulate_population(config, calendar.total, catalog.category_share, rng["customers"])
+
+        # Guest orders: one-off buyers with their own random taste, timed by the seasonal intensity.
+        g = rng["guests"]
+        n_customer_orders = pop.order_op.size
+        n_guests = int(g.poisson(config.guest_share / (1 - config.guest_share) * n_customer_orders))
+        weights = np.array([r.weight for r in config.regions])
+        guest_op = g.uniform(0.0, calendar.total, size=n_guests)
+        guest_region = g.choice(weights.size, size=n_guests, p=weights / weights.sum())
+        guest_taste = draw_tastes(n_guests, catalog.category_share, config.behaviour.taste_concentration, g)
+
+        orders = Orders(
+            customer=np.concatenate([pop.order_customer, np.full(n_guests, -1)]),
+            hour=calendar.to_hours(np.concatenate([pop.order_op, guest_op])),
+            region=np.concatenate([pop.region[pop.order_customer], guest_region]),
+            spend=np.concatenate([pop.spend[pop.order_customer], np.ones(n_guests)]),
+            taste_row=np.concatenate([pop.order_customer, pop.size + np.arange(n_guests)]),
+        )
+        tastes = np.vstack([pop.taste, guest_taste])
+        lines = fill_baskets(config, orders, tastes, catalog, world.promos, rng["baskets"])
+        return_orders, return_lines, _ = draw_returns(config, orders, lines, rng["returns"])
+        ids = np.array([str(_FIRST_CUSTOMER_NUMBER + first_customer + i) for i in range(pop.size)], dtype=object)
+        return cls(pop, orders, lines, return_orders, return_lines, ids)
+
+    @property
+    def units_sold(self) -> int:
+        """Units in the segment's sales lines (returns not deducted), for sizing stock."""
+        return int(self.lines.quantity.sum())
+
+    def tables(self, world: World, *, orders_before: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        """The ``orders`` and ``customers`` tables of the segment, and how many orders (with returns) it has.
+
+        Orders are numbered in time order from ``500000 + orders_before`` (returns as ``C<number>``).
+        """
+        calendar, pop = world.calendar, self.pop
+        orders = _orders_frame(
+            self.orders, self.lines, self.return_orders, self.return_lines, calendar, world.catalog.skus,
+            self.customer_ids, world.region_names, _FIRST_ORDER_NUMBER + orders_before,
+        )
+        customers = pd.DataFrame({
+            "customer_id": self.customer_ids,
+            "country": world.region_names[pop.region],
+            "first_order_at": calendar.timestamps(calendar.to_hours(pop.arrival_op)),
+        })
+        n_orders = len(self.orders) + len(self.return_orders)
+        return _conform(orders, "orders"), _conform(customers, "customers"), n_orders
+
+    def truth(self, world: World) -> dict[str, pd.DataFrame]:
+        """The segment's customers' ground truth: latent parameters and category tastes."""
+        names = world.catalog.category_names
+        truth = {
+            "customers": _customer_truth(
+                self.pop, world.calendar, self.customer_ids, world.region_names, names, world.config
+            ),
+            "tastes": pd.concat(
+                [pd.DataFrame({"customer_id": self.customer_ids}), pd.DataFrame(self.pop.taste, columns=list(names))],
+                axis=1,
+            ),
+        }
+        return {name: _strings(frame) for name, frame in truth.items()}
 
 
 def _orders_frame(
@@ -205,6 +294,7 @@ def _orders_frame(
     skus: np.ndarray,
     customer_ids: np.ndarray,
     region_names: np.ndarray,
+    first_order_number: int,
 ) -> pd.DataFrame:
     """Number all orders in time order (returns as ``C<number>``) and lay out one row per line."""
     n_purchase = len(orders)
@@ -215,7 +305,7 @@ def _orders_frame(
     rank = np.empty(by_time.size, dtype=np.int64)
     rank[by_time] = np.arange(by_time.size)
     order_ids = np.array(
-        [("C" if r else "") + str(_FIRST_ORDER_NUMBER + k) for k, r in zip(rank, is_return, strict=True)],
+        [("C" if r else "") + str(first_order_number + k) for k, r in zip(rank, is_return, strict=True)],
         dtype=object,
     )
 
