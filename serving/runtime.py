@@ -27,6 +27,7 @@ from serving.models import (
     ModelStore,
     bound_registry_calls,
 )
+from serving.predictions import PredictionLog
 from serving.schemas import (
     AssignRequest,
     AssignResponse,
@@ -68,6 +69,10 @@ class ServingRuntime:
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self.heavy = HeavyLane(settings.serve_heavy_workers, settings.serve_heavy_queue)
+        self.predictions: PredictionLog | None = None
+        if settings.prediction_log:
+            self.predictions = PredictionLog(settings.data_home / "predictions", settings.prediction_log_buffer,
+                                             keep_days=settings.prediction_log_days)
         self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
@@ -83,6 +88,8 @@ class ServingRuntime:
             return
         bound_registry_calls(self.settings)
         self.heavy.warm_up()
+        if self.predictions is not None:
+            self.predictions.start()
         self._loader = threading.Thread(target=self._start, name="shopml-start", daemon=True)
         self._loader.start()
 
@@ -98,6 +105,8 @@ class ServingRuntime:
     def stop(self) -> None:
         self._stop.set()
         self.heavy.shutdown()
+        if self.predictions is not None:
+            self.predictions.stop()
 
     def _watch(self) -> None:
         poll = float(self.settings.serve_poll_seconds or 0)
@@ -183,6 +192,9 @@ class ServingRuntime:
             include_purchased=req.include_purchased,
         )
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
+        if self.predictions is not None:
+            self.predictions.record("recommend", RECOMMENDER.name, loaded.version,
+                                    self.predictions.subject(req.customer_id), [i.sku for i in items])
         return RecommendResponse(customer_id=req.customer_id, known_customer=known, items=items,
                                  model_version=loaded.version)
 
@@ -191,6 +203,9 @@ class ServingRuntime:
         model = loaded.obj
         recs = model.similar_items(req.sku, k=req.k, exclude=tuple(req.exclude))
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
+        if self.predictions is not None:
+            self.predictions.record("similar-items", RECOMMENDER.name, loaded.version, req.sku,
+                                    [i.sku for i in items])
         return SimilarItemsResponse(sku=req.sku, known_item=bool(model.knows_item(req.sku)), items=items,
                                     model_version=loaded.version)
 
@@ -206,8 +221,17 @@ class ServingRuntime:
     def score_customers(self, req: CustomerScoreRequest) -> CustomerScoreResponse:
         store = require(self.audiences)
         found, unknown = store.lookup(req.customer_ids)
+        rows = store.rows(found)
+        if self.predictions is not None:
+            version = ",".join(f"{k}={v}" for k, v in sorted(store.model_versions.items()))
+            for row in rows:
+                self.predictions.record("customers/score", CUSTOMERS.name, version,
+                                        self.predictions.subject(row["customer_id"]),
+                                        {"churn_probability": row["churn_probability"],
+                                         "predicted_value": row["predicted_value"], "segment": row["segment"],
+                                         "as_of": store.as_of})
         return CustomerScoreResponse(as_of=store.as_of, model_versions=store.model_versions,
-                                     customers=store.rows(found), unknown=unknown)
+                                     customers=rows, unknown=unknown)
 
     def audience(self, req: AudienceRequest) -> AudienceResponse | str:
         """One page of the audience, or (``format="csv"``) every match as CSV text."""
@@ -281,6 +305,11 @@ class ServingRuntime:
                         horizon=int(r["horizon"]), quantiles={c: _finite(r[c]) for c in qcols})
             for r in frame.to_dict("records")
         ]
+        if self.predictions is not None:
+            for row in rows:
+                self.predictions.record("forecast", FORECAST.name, loaded.version, f"{row.sku}|{row.region}",
+                                        {"period_start": row.period_start, "horizon": row.horizon,
+                                         "quantiles": row.quantiles})
         return ForecastResponse(freq=str(model.freq), model_version=loaded.version, rows=rows, unknown_skus=unknown)
 
     def check_route_plan(self, req: RoutePlanRequest, task: bool = False) -> None:

@@ -110,6 +110,13 @@ class Shopml:
                 f'shopml_model_info{{model="{info.name}",version="{info.version or ""}",'
                 f'source="{info.source or ""}"}} {1 if info.loaded else 0}'
             )
+        log = self.runtime.predictions
+        if log is not None:
+            lines += ["# HELP shopml_predictions_logged_total Predictions written to the prediction log.",
+                      "# TYPE shopml_predictions_logged_total counter", f"shopml_predictions_logged_total {log.written}",
+                      "# HELP shopml_predictions_dropped_total Predictions lost because the log buffer was full.",
+                      "# TYPE shopml_predictions_dropped_total counter",
+                      f"shopml_predictions_dropped_total {log.dropped}"]
         return content + "\n".join(lines) + "\n"
 
     # --- marketing ---------------------------------------------------------------------------------------------

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         10.0, gt=0, le=600, description="Grace period after SIGTERM: requests in flight finish, then the process "
         "exits whatever is still running.",
     )
+    prediction_log: bool = Field(
+        True, description="Record every prediction the service answers under <data_home>/predictions (pseudonymous "
+        "customer keys), for outcome tracking.",
+    )
+    prediction_log_days: int = Field(30, ge=1, le=3650, description="Days of prediction log kept.")
+    prediction_log_buffer: int = Field(
+        100_000, ge=1000, le=10_000_000, description="Records buffered between two writes (5 s); beyond it the "
+        "oldest are dropped and counted, the request never waits.",
+    )
     serve_heavy_workers: int = Field(
         1, ge=1, le=64, description="Processes for route plans and allocations (kept off the request threads)."
     )
