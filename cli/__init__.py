@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from cli import data, experiment, features, models, plan, report, score, train
+from cli import data, experiment, features, kpi, models, plan, report, score, train
 from cli._console import err_console, print_error
 from shopml.errors import ShopmlError
 from shopml.logs import configure_logging
@@ -31,6 +31,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(score.app, name="score")
 app.add_typer(models.app, name="models")
 app.add_typer(report.app, name="report")
+app.add_typer(kpi.app, name="kpi")
 
 # Top-level commands from the model packages are registered below (one block per domain).
 from cli.serve import serve  # noqa: E402

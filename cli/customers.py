@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli._console import console, table
+from cli._engine import EngineOption, LakeOption, engine_settings, lake_of, spark_for
 
 DATA_HELP = "Orders to train on: a file or folder features.loaders reads (default: the tables in the data home)."
 CUTOFF_HELP = "Evaluation cutoff YYYY-MM-DD (default: the latest whose label window the data covers)."
@@ -113,20 +114,27 @@ def audiences(
     min_churn: float | None = typer.Option(None, "--min-churn", min=0.0, max=1.0, help="Keep customers with churn probability at least this."),
     top: int | None = typer.Option(None, "--top", help="Keep the N customers with the highest predicted value."),
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (.csv or .parquet; default: reports/audience-DATE.parquet)."),
+    engine: EngineOption = None,
+    lake: LakeOption = None,
 ) -> None:
     """Score every customer (churn, value, P(alive), segment), filter, and write CSV or Parquet."""
     from shopml.errors import ShopmlError
-    from shopml.settings import load_settings
 
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         raise ShopmlError(f"--output {output}: use a .csv or .parquet file name.")
-    settings = load_settings()
-    if features is not None:
+    settings = engine_settings(engine)
+    spark_engine = settings.engine == "spark"
+    if features is not None and not (spark_engine and features.is_dir()):  # Spark also reads a folder of parts
         from cli._files import check_parquet
 
         check_parquet(features, "--features")
-    # with --features the date only labels the given file; otherwise features are computed as of it
-    as_of_ts = parse_date(as_of, "--as-of") if features is not None else checked_as_of(settings, as_of)
+    source = lake_of(settings, lake) if features is None else None
+    # with --features the date only labels the given file; otherwise features are computed as of it (the
+    # spark engine checks it against the lake's orders on Spark, without reading them here)
+    if features is not None or spark_engine:
+        as_of_ts = parse_date(as_of, "--as-of")
+    else:
+        as_of_ts = checked_as_of(settings, as_of, source)
 
     # training is imported after the checks above: it takes seconds, and a mistake should not wait for it
     from training.customers.audiences import score_audience, write_audience
@@ -134,9 +142,20 @@ def audiences(
 
     if segment is not None:
         segment = check_segment(segment)
-    with console.status("scoring customers"):
-        result = score_audience(settings, as_of=as_of_ts, features_path=features, segment=segment,
-                                min_value=min_value, min_churn=min_churn, top=top)
+    filters = {"segment": segment, "min_value": min_value, "min_churn": min_churn, "top": top}
+    if spark_engine:
+        from features import pipeline
+        from training import batch
+        from training.customers import CustomerScorer
+        from training.registry import load_champion
+
+        scorer, versions = load_champion(CustomerScorer, settings)  # before Spark starts: a missing champion is one line
+        with spark_for(settings, pipeline, batch) as spark, console.status("scoring customers on Spark"):
+            result = score_audience(settings, as_of=as_of_ts, features_path=features, scorer=scorer,
+                                    versions=versions, spark=spark, lake=source, **filters)
+    else:
+        with console.status("scoring customers"):
+            result = score_audience(settings, as_of=as_of_ts, features_path=features, lake=source, **filters)
     path = output or settings.reports_dir / f"audience-{result.as_of:%Y-%m-%d}.parquet"
     write_audience(result.audience, path)
     console.print(table(f"Segments of {result.scored:,} customers as of {result.as_of:%Y-%m-%d}",
@@ -159,12 +178,12 @@ def parse_date(value: str | None, option: str):
         raise DataValidationError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from exc
 
 
-def checked_as_of(settings, as_of: str | None):
-    """``--as-of`` checked against the orders in the data home (:func:`features.pipeline.check_cutoff`), so
-    that a date after the data is refused instead of scoring every customer as lapsed; None stays None."""
+def checked_as_of(settings, as_of: str | None, lake: str | None = None):
+    """``--as-of`` checked against the orders in the data home (or ``lake``) (:func:`features.pipeline.check_cutoff`),
+    so that a date after the data is refused instead of scoring every customer as lapsed; None stays None."""
     from features.pipeline import check_cutoff
     from features.store import load_tables
 
     if not as_of:
         return None
-    return check_cutoff(load_tables(settings.raw_dir, ("orders",))["orders"], as_of, "--as-of")
+    return check_cutoff(load_tables(Path(lake) if lake else settings.raw_dir, ("orders",))["orders"], as_of, "--as-of")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli._console import console, steps, table
+from cli._engine import EngineOption, LakeOption, engine_settings, lake_of, spark_for
 
 app = typer.Typer(help="Build customer, interaction and demand features as of a cutoff.", no_args_is_help=True)
 
@@ -13,18 +14,36 @@ app = typer.Typer(help="Build customer, interaction and demand features as of a 
 def build(
     cutoff: str | None = typer.Option(None, help="Features use orders strictly before this date, from the day after the first order to the day after the last (the default)."),
     horizon: int = typer.Option(90, min=1, max=730, help="Label horizon in days (labels only when the data covers it)."),
+    engine: EngineOption = None,
+    lake: LakeOption = None,
+    out: str | None = typer.Option(None, "--out", help="Folder to write the build under (cutoff=DATE/ inside it); with --engine spark also a Hadoop URI. Default: the data home's features folder."),
 ) -> None:
     """Build every feature table as of CUTOFF and write it with a manifest under the data home."""
-    from features.pipeline import STEPS, build_features, check_cutoff
-    from features.store import load_tables
-    from shopml.settings import load_settings
+    from features import pipeline
 
-    settings = load_settings()
-    tables = load_tables(settings.raw_dir)
-    # checked here too (build_features checks again) so that a bad --cutoff is one line, before any progress bar
-    cutoff_ts = check_cutoff(tables["orders"], cutoff, "--cutoff") if cutoff else None
-    with steps(len(STEPS), "building features") as advance:
-        result = build_features(tables, settings.features_dir, cutoff=cutoff_ts, horizon_days=horizon, on_step=advance)
+    settings = engine_settings(engine)
+    source = lake_of(settings, lake)
+    out_root = out or str(settings.features_dir)
+    if settings.engine == "spark":
+        with spark_for(settings, pipeline) as spark, \
+                steps(len(pipeline.STEPS), "building features on Spark") as advance:
+            result = pipeline.build_features_spark(spark, source, out_root, cutoff=cutoff, horizon_days=horizon,
+                                                   on_step=advance, n_partitions=settings.spark_partitions)
+    else:
+        from pathlib import Path
+
+        from features.spark import is_remote
+        from features.store import load_tables
+        from shopml.errors import ShopmlError
+
+        if is_remote(out_root):
+            raise ShopmlError(f"--out {out_root}: the pandas engine writes local folders; use --engine spark for a Hadoop URI.")
+        tables = load_tables(Path(source))
+        # checked here too (build_features checks again) so that a bad --cutoff is one line, before any progress bar
+        cutoff_ts = pipeline.check_cutoff(tables["orders"], cutoff, "--cutoff") if cutoff else None
+        with steps(len(pipeline.STEPS), "building features") as advance:
+            result = pipeline.build_features(tables, Path(out_root), cutoff=cutoff_ts, horizon_days=horizon,
+                                             on_step=advance)
     console.print(table(
         f"Features as of {result.cutoff:%Y-%m-%d} in {result.directory}",
         ["table", "rows", "features"],

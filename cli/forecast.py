@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli._console import console, table
+from cli._engine import EngineOption, engine_settings, spark_for
 
 
 def train_forecast(
@@ -62,32 +63,46 @@ def forecast(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the tidy frame to CSV or Parquet.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of history, p50 and the p10-p90 band.")] = None,
     alias: str = typer.Option("champion", help="Registry alias to load."),
+    all_skus: bool = typer.Option(False, "--all-skus", help="Forecast every SKU with history (and each of its regions): the nightly batch; use with -o."),
+    engine: EngineOption = None,
 ) -> None:
     """Forecast demand (p10/p50/p90) with the registered champion."""
     import numpy as np
 
     from features.demand import ALL_REGIONS
     from shopml.errors import DataValidationError
-    from shopml.settings import load_settings
     from training.forecast import Forecaster
     from training.registry import load_champion
 
-    settings = load_settings()
+    if all_skus and sku:
+        raise DataValidationError("--all-skus forecasts every SKU; give it or --sku, not both.")
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        raise DataValidationError(f"--output {output}: use a .csv or .parquet file name.")
+    settings = engine_settings(engine)
     champion = load_champion(Forecaster, settings, alias)
     forecaster, version = champion.model, champion.version
     if freq is not None and freq != forecaster.freq:
         raise DataValidationError(f"--freq {freq} does not match the champion's frequency {forecaster.freq}; "
                                   f"train and promote one with `shopml train forecast --freq {freq} --force` (one champion serves one frequency).")
     skus = list(sku) if sku else None
-    if skus is None:
+    if skus is None and not all_skus:
         full = forecaster.forecast_array()
         totals = np.flatnonzero(forecaster.keys["region"].to_numpy() == ALL_REGIONS)
         order = totals[np.argsort(-full[totals, :, forecaster.quantiles.index(0.5)].sum(axis=1))[:10]]
         skus = forecaster.keys["sku"].to_numpy()[order].tolist()
-    frame = forecaster.forecast(skus=skus, regions=list(region) if region else None, horizon=horizon)
+    regions = list(region) if region else None
+    if settings.engine == "spark":
+        from training import batch
+
+        forecaster.check_request(skus, regions, horizon)  # before Spark starts: an unknown SKU is one line
+        with spark_for(settings, batch) as spark, console.status("forecasting on Spark"):
+            frame = batch.forecast_spark(spark, forecaster, skus, regions, horizon, n_partitions=settings.spark_partitions)
+    else:
+        frame = forecaster.forecast(skus=skus, regions=regions, horizon=horizon)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(output, index=False) if output.suffix == ".parquet" else frame.to_csv(output, index=False)
+        from features.store import write_frame
+
+        write_frame(frame, output)
         console.print(f"{len(frame):,} rows written to {output}")
     else:
         shown = frame.head(60)
@@ -98,7 +113,8 @@ def forecast(
         if len(frame) > len(shown):
             console.print(f"... {len(frame) - len(shown):,} more rows (use --output)")
     if plot is not None:
-        _plot(settings, forecaster, frame, skus, plot)
+        plotted = skus if skus is not None else list(dict.fromkeys(frame["sku"]))
+        _plot(settings, forecaster, frame, plotted, plot)
 
 
 def _plot(settings, forecaster, frame, skus, path: Path) -> None:

@@ -50,6 +50,15 @@ class TableContract:
                 return c
         raise KeyError(name)
 
+    def cast(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame``'s contract columns in their declared dtypes (other columns untouched).
+
+        What a reader that does not keep pandas dtypes must restore, e.g. a partition arriving from Spark
+        through Arrow (nanosecond timestamps); a null in an integer column fails here, naming nothing: run
+        it through :func:`features.partitions.run_partition` to name the row.
+        """
+        return frame.astype({name: dtype for name, dtype in self.dtypes.items() if name in frame.columns})
+
     def empty(self) -> pd.DataFrame:
         """A zero-row frame with the contract's columns and dtypes."""
         return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in self.columns})

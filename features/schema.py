@@ -14,6 +14,11 @@ import pandas as pd
 
 from shopml.errors import DataValidationError
 
+SPARK_TYPES = {"str": "string", "float64": "double", "int64": "bigint", "int32": "int", "float32": "float",
+               "bool": "boolean", "datetime64[us]": "timestamp_ntz"}
+"""Spark SQL type of each declared dtype. Timestamps are naive shop time, hence ``timestamp_ntz`` (Spark's
+``timestamp`` would shift them by the session's time zone and come back time-zone aware)."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -80,9 +85,7 @@ class FeatureSet:
 
     def spark_ddl(self, with_labels: bool = False) -> str:
         """The output schema as a Spark DDL string (for ``applyInPandas``)."""
-        types = {"str": "string", "float64": "double", "int64": "bigint", "int32": "int", "float32": "float",
-                 "bool": "boolean", "datetime64[us]": "timestamp"}
-        return ", ".join(f"{c.name} {types[c.dtype]}" for c in self.columns(with_labels))
+        return ", ".join(f"{c.name} {SPARK_TYPES[c.dtype]}" for c in self.columns(with_labels))
 
     def to_markdown(self, with_labels: bool = True) -> str:
         """A table of the set's columns (name, dtype, meaning) for the docs."""
@@ -100,6 +103,12 @@ def features_markdown(sets: list[FeatureSet] | tuple[FeatureSet, ...]) -> str:
         "Generated from the declarations in `features/` by `shopml features schema --markdown > docs/features.md`",
         "(a test fails when this page and the code disagree). Every set is computed as of a cutoff from the order",
         "lines strictly before it, by one function of one partition of entities; see [architecture](architecture.md).\n",
+        "`shopml features build [--cutoff DATE] [--horizon DAYS] [--engine pandas|spark] [--lake PATH|URI] "
+        "[--out PATH|URI]`",
+        "writes every set under `cutoff=DATE/` with a manifest. The pandas engine (the default) calls each set's",
+        "function once on the whole table in one process; `--engine spark` (or `SHOPML_ENGINE=spark`) calls the same",
+        "functions through `groupBy(partition).applyInPandas`, one hash partition of customers (or SKUs) at a time,",
+        "and writes the same rows and manifest as Parquet part files; see [scale](scale.md).\n",
     ]
     for feature_set in sets:
         parts.append(f"## `{feature_set.name}`: one row per {', '.join(feature_set.key_names)}\n")

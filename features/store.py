@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,3 +69,25 @@ def read_manifest(directory: Path) -> dict[str, object]:
     if not path.is_file():
         raise NotTrainedError(f"no manifest in {directory}: build it first.")
     return json.loads(path.read_text())
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to a ``.csv`` or ``.parquet`` file through a temporary sibling renamed when complete, so
+    a crash never leaves half a file."""
+    from shopml.errors import ShopmlError
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ShopmlError(f"{path}: use a .csv or .parquet file name.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -13,7 +13,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("shopml", "features", "training", "optimization", "experiments", "serving", "cli")
+PACKAGES = ("shopml", "features", "training", "optimization", "experiments", "monitoring", "serving", "cli")
 
 
 def test_import_contracts_are_kept():

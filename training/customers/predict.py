@@ -25,7 +25,10 @@ from training.names import CHURN, CUSTOMER_VALUE
 
 log = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ("customer_id", "churn_probability", "predicted_value", "p_alive", "expected_orders", "segment")
+SCORE_DTYPES = {"customer_id": "str", "churn_probability": "float64", "predicted_value": "float64",
+                "p_alive": "float64", "expected_orders": "float64", "segment": "str"}
+"""The columns of :meth:`CustomerScorer.score` and their dtypes (a batch engine's output schema)."""
+SCORE_COLUMNS = tuple(SCORE_DTYPES)
 
 
 class CustomerScorer(ServedModel):

@@ -123,14 +123,36 @@ class Forecaster(ServedModel):
     def forecast_array(self) -> np.ndarray:
         """``(n_series, max_horizon, n_quantiles)`` reconciled forecasts of every known series (cached)."""
         if self._cache is None:
-            pred = self.fitted.predict(self.state, self.scale, self.static, self.origin, self.max_horizon)
-            pred = apply_fallback(pred, self.state, self.static, self.profile, self.fitted.params.min_history,
-                                  self.fitted.spec)
-            totals = {s: i for (s, r), i in self._index.items() if r == ALL_REGIONS}
-            parent = np.array([-1 if r == ALL_REGIONS else totals.get(s, -1)
-                               for s, r in zip(self.keys["sku"], self.keys["region"], strict=True)])
-            self._cache = top_down(pred, parent, self.quantiles.index(0.5), self.scale)
+            self._cache = self._reconciled(np.arange(len(self.keys)))
         return self._cache
+
+    def series_forecasts(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """``forecast_array()[rows]``, computed for the SKUs of ``rows`` only when the cache is not built.
+
+        Every series of a SKU is forecast together (its regions are reconciled to its total), and no series
+        reads another SKU's, so a batch engine's partition of SKUs computes exactly its rows of the full array
+        without holding it.
+        """
+        rows = np.asarray(rows, dtype=int)
+        if not len(rows):
+            return np.zeros((0, self.max_horizon, len(self.quantiles)))
+        if self._cache is not None:
+            return self._cache[rows]
+        skus = pd.unique(self.keys["sku"].to_numpy()[rows])
+        block = np.sort(np.concatenate([self._rows_of_sku[s] for s in skus]))
+        return self._reconciled(block)[np.searchsorted(block, rows)]
+
+    def _reconciled(self, block: np.ndarray) -> np.ndarray:
+        """Reconciled forecasts of the series in ``block`` (sorted rows holding every series of their SKUs)."""
+        pred = self.fitted.predict(self.state[block], self.scale[block], self.static[block], self.origin,
+                                   self.max_horizon)
+        pred = apply_fallback(pred, self.state[block], self.static[block], self.profile,
+                              self.fitted.params.min_history, self.fitted.spec)
+        keys = self.keys.iloc[block]
+        totals = {s: k for k, (s, r) in enumerate(zip(keys["sku"], keys["region"], strict=True)) if r == ALL_REGIONS}
+        parent = np.array([-1 if r == ALL_REGIONS else totals.get(s, -1)
+                           for s, r in zip(keys["sku"], keys["region"], strict=True)], dtype=int)
+        return top_down(pred, parent, self.quantiles.index(0.5), self.scale[block])
 
     def series_index(self, sku: str, region: str = ALL_REGIONS) -> int:
         """Row of a series in :meth:`forecast_array`; raises :class:`UnknownSeriesError`."""
@@ -145,6 +167,8 @@ class Forecaster(ServedModel):
         regions: Sequence[str] | str | None = None,
         horizon: int = 8,
         quantiles: Sequence[float] = DEFAULT_QUANTILES,
+        *,
+        cached: bool = True,
     ) -> pd.DataFrame:
         """Tidy forecasts: ``sku, region, period_start, horizon`` and one column per quantile (``p10``...).
 
@@ -159,12 +183,13 @@ class Forecaster(ServedModel):
             Periods ahead, 1 to :attr:`max_horizon`.
         quantiles
             Any quantiles within the trained range (interpolated linearly between trained ones).
+        cached
+            Compute and keep every series' forecast on first use (the service's answers are then slices);
+            False computes only the requested SKUs' series (:meth:`series_forecasts`), what one partition of a
+            batch engine does. Both give the same numbers.
         """
-        horizon = self._check_horizon(horizon)
-        qs = self._check_quantiles(quantiles)
-        sku_list = self._check_skus(skus)
-        region_set = self._check_regions(regions)
-        full = self.forecast_array()
+        sku_list, region_list, horizon, qs = self.check_request(skus, regions, horizon, quantiles)
+        region_set = None if region_list is None else set(region_list)
         rows, labels, new_rows = [], [], []
         for sku in sku_list:
             if sku in self._rows_of_sku:
@@ -180,7 +205,9 @@ class Forecaster(ServedModel):
         pred = np.zeros((len(rows), horizon, len(self.quantiles)))
         idx = np.array(rows, dtype=int)
         known = idx >= 0
-        pred[known] = full[idx[known], :horizon]
+        if cached:
+            self.forecast_array()
+        pred[known] = self.series_forecasts(idx[known])[:, :horizon]
         for j in new_rows:
             code = self.new_skus[labels[j][0]]
             pred[j] = profile_lookup(self.profile, code, 1.0, len(self.quantiles))[None, :]
@@ -197,6 +224,18 @@ class Forecaster(ServedModel):
         for j, q in enumerate(qs):
             frame[quantile_column(q)] = values[:, :, j].reshape(-1)
         return frame
+
+    def check_request(
+        self, skus: Sequence[str] | str | None = None, regions: Sequence[str] | str | None = None, horizon: int = 8,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    ) -> tuple[list[str], list[str] | None, int, tuple[float, ...]]:
+        """The arguments of :meth:`forecast`, checked and resolved (``skus`` None: every SKU with history), or
+        the error :meth:`forecast` would raise; a batch engine checks a request once, before splitting it."""
+        horizon = self._check_horizon(horizon)
+        qs = self._check_quantiles(quantiles)
+        sku_list = self._check_skus(skus)
+        region_set = self._check_regions(regions)
+        return sku_list, None if region_set is None else sorted(region_set), horizon, qs
 
     # ----------------------------------------------------------------- served-model contract
     def predict(self, frame: pd.DataFrame, params: Params | None = None) -> pd.DataFrame:

@@ -84,3 +84,18 @@ def test_load_of_an_empty_folder_says_what_to_run(tmp_path):
 
     with pytest.raises(NotTrainedError, match="shopml train forecast"):
         Forecaster.load(tmp_path)
+
+
+def test_a_partition_of_skus_computes_exactly_its_rows_of_the_full_forecast(regional, tmp_path):
+    """``cached=False`` (what a batch engine's partition calls) forecasts only the SKUs asked for, and equals
+    the cached full array bit for bit, for any split of SKUs, region filter and new SKU."""
+    fc, _ = regional
+    fresh = Forecaster.load(fc.save(tmp_path / "fc"))
+    for request in ({"skus": ["S3", "S0"]}, {"skus": ["S5"], "regions": ["FR"]}, {"skus": ["NEW1", "S2"]},
+                    {"skus": ["NEW1"]}, {"skus": ["S1"], "regions": ["ALL"], "quantiles": (0.3, 0.5)}):
+        pd.testing.assert_frame_equal(fresh.forecast(**request, horizon=4, cached=False),
+                                      fc.forecast(**request, horizon=4), check_exact=True)
+    assert fresh._cache is None  # nothing beyond the requested SKUs was computed or kept
+    parts = pd.concat([fresh.forecast(skus=part, cached=False) for part in (["S0", "S4"], ["S1", "S2", "S3", "S5"])])
+    whole = fc.forecast(skus=["S0", "S4", "S1", "S2", "S3", "S5"])
+    pd.testing.assert_frame_equal(parts.reset_index(drop=True), whole, check_exact=True)

@@ -1,0 +1,137 @@
+"""Alerts: no alert on a quiet series, a planted shock caught within a week (on a synthetic series and on a
+generated shop), verdicts that never change when later days arrive, and settings validated at the boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.synthetic.shocks import plant_shock
+from monitoring.alerts import (
+    ALERT_SERIES,
+    AlertRule,
+    AlertSettings,
+    AlertSettingsError,
+    count_episodes,
+    detect_alerts,
+    weekly_series,
+)
+from monitoring.kpis import Ledger
+
+WEEKLY = np.array([1.10, 1.10, 1.05, 1.10, 0.95, 0.75, 0.95])  # Monday first, as the synthetic shop's
+
+
+def daily_table(days: int = 300, orders_per_day: float = 300.0, growth_per_year: float = 0.3, seed: int = 0,
+                drop_from: int | None = None, drop: float = 0.0) -> pd.DataFrame:
+    """A whole-shop daily KPI table with Poisson orders, a weekly pattern and a steady trend, its noise
+    scaling with volume as a shop's does (order values and returns summed over orders); optionally a ``drop``
+    of orders (and what goes with them) from day ``drop_from``."""
+    rng = np.random.default_rng(seed)
+    period = pd.date_range("2023-01-02", periods=days, freq="D")
+    rate = orders_per_day * WEEKLY[period.day_of_week] * (1 + growth_per_year * np.arange(days) / 365)
+    if drop_from is not None:
+        rate = rate * np.where(np.arange(days) >= drop_from, 1 - drop, 1.0)
+    orders = rng.poisson(rate)
+    sales = rng.gamma(2.0 * np.maximum(orders, 1), 25.0)  # orders worth Gamma(2, 25) each: 50 on average
+    new = rng.poisson(0.2 * rate)
+    customers = rng.poisson(0.9 * rate)
+    active_7d = pd.Series(customers).rolling(7, min_periods=1).sum().to_numpy() * 0.95
+    return_lines = rng.poisson(0.05 * orders)
+    returns = rng.gamma(np.maximum(return_lines, 1) * 2.0, 10.0) * (return_lines > 0)
+    return pd.DataFrame({"period": period, "gmv": sales - returns, "sales": sales, "returns": returns,
+                         "orders": orders, "units": orders * 3, "new_customers": new,
+                         "active_7d": active_7d.astype(np.int64)})
+
+
+def test_a_quiet_series_raises_no_alert():
+    """A big shop's quiet series moves far less than the minimum effect: nothing to report."""
+    result = detect_alerts(daily_table(orders_per_day=50_000, seed=1))
+    assert result.summary()["judged_days"] > 100
+    assert result.alerts == (), [a.describe() for a in result.alerts]
+
+
+def test_a_noisy_quiet_series_stays_within_one_false_alert_per_90_days():
+    """A small shop's (60 orders a day): the band scales with the baseline's own errors, so chance alone
+    makes few alerts on every KPI."""
+    alerts = {kpi: 0 for kpi in ALERT_SERIES}
+    judged = 0
+    for seed in range(3):
+        result = detect_alerts(daily_table(orders_per_day=60, seed=seed))
+        judged += result.summary()["judged_days"]
+        for a in result.alerts:
+            alerts[a.kpi] += 1
+    assert max(alerts.values()) * 90 / judged <= 1.0, alerts
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_planted_drop_is_caught_within_a_week_on_the_right_kpis(seed):
+    start = 200
+    result = detect_alerts(daily_table(orders_per_day=5_000, seed=seed, drop_from=start, drop=0.3))
+    planted = pd.Timestamp("2023-01-02") + pd.Timedelta(days=start)
+    caught = [a for a in result.alerts if a.first_day >= planted]
+    assert caught, "no alert after the drop"
+    first = min(caught, key=lambda a: a.first_day)
+    assert (first.first_day - planted).days < 7
+    assert {a.kpi for a in caught} & {"orders", "gmv", "units", "customers"}
+    assert all(a.direction == "down" for a in caught if a.kpi in ("orders", "gmv"))
+    assert not [a for a in result.alerts if a.first_day < planted]  # quiet before it
+
+
+def test_a_demand_drop_planted_in_a_generated_shop_is_caught(alert_shop):
+    tables = alert_shop.tables()
+    start = pd.Timestamp("2023-09-12")
+    shocked = plant_shock(tables, "demand_drop", start, 0.3, seed=1)
+    result = detect_alerts(Ledger.of(shocked, start + pd.Timedelta(days=14)).kpis("day"))
+    caught = [a for a in result.alerts if a.first_day >= start and a.kpi in ("orders", "gmv", "customers")]
+    assert caught and (min(a.first_day for a in caught) - start).days < 7
+    quiet = detect_alerts(Ledger.of(tables, start + pd.Timedelta(days=14)).kpis("day"))
+    assert not [a for a in quiet.alerts if a.first_day >= start and a.kpi in ("orders", "gmv")]
+
+
+def test_verdicts_do_not_change_when_later_days_arrive():
+    table = daily_table(seed=4, drop_from=230, drop=0.25)
+    early = detect_alerts(table.iloc[:220]).days
+    late = detect_alerts(table).days
+    late = late.loc[late["day"] <= early["day"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(early.reset_index(drop=True), late)
+
+
+def test_weekly_series_sums_ratios_and_closed_days():
+    table = daily_table(days=40, seed=5)
+    week = weekly_series(table)
+    assert list(week.columns) == list(ALERT_SERIES)
+    assert week["orders"].iloc[:6].isna().all()
+    assert week["orders"].iloc[10] == table["orders"].iloc[4:11].sum()
+    assert week["aov"].iloc[10] == pytest.approx(table["sales"].iloc[4:11].sum() / table["orders"].iloc[4:11].sum())
+    closed = weekly_series(table, ("01-20",))  # 2023-01-20 is day 18: the weeks ending on days 18..24 are out
+    assert closed["orders"].iloc[18:25].isna().all() and closed["orders"].iloc[[17, 25]].notna().all()
+
+
+def test_directions_and_per_rule_minimum_effects():
+    table = daily_table(seed=6, drop_from=200, drop=0.3)
+    up_only = detect_alerts(table, AlertSettings(rules=(AlertRule("orders", "up"),)))
+    assert not [a for a in up_only.alerts if a.direction == "down"]
+    huge = detect_alerts(table, AlertSettings(rules=(AlertRule("orders", "down", min_effect=0.9),)))
+    assert huge.alerts == ()
+
+
+def test_episodes_are_runs_of_flagged_days():
+    assert count_episodes([False, True, True, False, True, False, False, True]) == 3
+    assert count_episodes([]) == 0
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"threshold": 0}, "threshold"),
+    ({"min_effect": 2}, "min_effect"),
+    ({"baseline_weeks": 2}, "baseline_weeks"),
+    ({"min_baseline_weeks": 9}, "min_baseline_weeks"),
+    ({"trend": 1.5}, "trend"),
+    ({"closed_days": ("13-45",)}, "closed_days"),
+    ({"rules": ()}, "rules"),
+])
+def test_bad_settings_are_refused_naming_the_setting(changes, named):
+    with pytest.raises(AlertSettingsError, match=named):
+        AlertSettings(**changes)
+    with pytest.raises(AlertSettingsError, match="sessions"):
+        AlertRule("sessions")
