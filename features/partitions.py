@@ -54,6 +54,19 @@ class PartitionError(DataValidationError):
     """
 
 
+def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s rows sorted by every column (a stable sort, index dropped).
+
+    A feature sums an entity's rows in the order it receives them, and floating-point sums depend on that
+    order in their last bits. A shuffle (Spark's ``groupBy``) hands a partition its rows in any order, so both
+    engines put the order lines in this one order before computing: a sorted partition lists each entity's rows
+    in the same relative order as the sorted whole table, and the features agree bit for bit.
+    """
+    if len(frame) < 2:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(list(frame.columns), kind="stable", na_position="last").reset_index(drop=True)
+
+
 def run_partition(
     function: Callable[[pd.DataFrame], pd.DataFrame], frame: pd.DataFrame, *, what: str, key: str,
     partition: int = 0, n_partitions: int | None = 1,

@@ -31,7 +31,7 @@ from features.customers import CUSTOMER_SET, build_customer_features, check_labe
 from features.demand import DemandFeatureSpec, build_demand_features, demand_feature_set
 from features.interactions import BUYER_SET, INTERACTION_SET, build_buyer_features, build_interaction_features
 from features.items import ITEM_SET, build_item_features
-from features.partitions import run_partition
+from features.partitions import canonical_order, run_partition
 from features.schema import FeatureSet
 from features.store import fingerprint
 from shopml.errors import DataValidationError
@@ -336,7 +336,7 @@ def build_features(
     (:func:`check_cutoff`) before anything is written. Tables are written to a staging folder that replaces
     the cutoff's folder only when the build is complete.
     """
-    orders = tables["orders"]
+    orders = canonical_order(tables["orders"])  # the order both engines sum in (features.partitions)
     facts = OrderFacts.from_frame(run_partition(order_facts_frame, orders, what=FACTS, key="order_id"))
     cutoff = facts.check_cutoff(cutoff)
     tasks = plan_tables(facts, cutoff, horizon_days, products=tables.get("products"), demand_spec=demand_spec)
@@ -354,7 +354,7 @@ def build_features(
             table.to_parquet(staging / f"{task.name}.parquet", index=False)
             series = int(table.groupby(list(SERIES)).ngroups) if task.counts_series and len(table) else 0
             entries[task.name] = task.entry(len(table), series)
-        manifest = manifest_of(facts, cutoff, horizon_days, fingerprint(orders), entries, "pandas")
+        manifest = manifest_of(facts, cutoff, horizon_days, fingerprint(tables["orders"]), entries, "pandas")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         if directory.exists():
             shutil.rmtree(directory)

@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from features.contracts import ORDERS, PRODUCTS, TableContract
-from features.partitions import PartitionError, run_partition
+from features.partitions import PartitionError, canonical_order, run_partition
 from features.schema import SPARK_TYPES
 from features.store import MANIFEST
 from shopml.errors import DataValidationError, ShopmlError
@@ -276,7 +276,7 @@ def apply_by_partition(
 
     def run(part: pd.DataFrame) -> pd.DataFrame:
         number = int(part[PARTITION].iloc[0])
-        rows = part.drop(columns=PARTITION)
+        rows = canonical_order(part.drop(columns=PARTITION))  # the pandas engine's row order
         body = shared.value.value if contract is None else _after_cast(contract, shared.value.value)
         return run_partition(body, rows, what=what, key=key, partition=number, n_partitions=n_partitions)
 
