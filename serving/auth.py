@@ -57,6 +57,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "/v1/routes/plan-task/cancel": _LOGISTICS,
     "/v1/stock/allocate": _LOGISTICS,
     "/v1/models": ANY_ROLE,
+    "/v1/kpis": _MARKETING,
     "/v1/admin/reload": frozenset({Role.ADMIN}),
 }
 """Roles allowed per route, by exact path; admin is always allowed. A route that is neither here nor open is

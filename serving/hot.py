@@ -79,6 +79,23 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
+    async def kpis(request):
+        import anyio.to_thread
+
+        try:
+            params = request.query_params
+            unknown = sorted(set(params) - {"as_of", "freq", "by"})
+            if unknown:
+                from serving.errors import ServingError
+
+                raise ServingError(f"unknown query parameter(s) {', '.join(unknown)}; use as_of, freq, by",
+                                   detail=[{"field": name, "message": "unknown parameter"} for name in unknown])
+            summary = await anyio.to_thread.run_sync(
+                lambda: get_runtime().kpis(params.get("as_of"), params.get("freq", "week"), params.get("by")))
+            return JSONResponse(summary)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
     async def reload(request):
         import gc
 
@@ -100,6 +117,7 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
     routes = [Route(path, endpoint(method, req), methods=["POST"]) for path, method, req, _, _ in HOT_ROUTES]
     routes += [
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/kpis", kpis, methods=["GET"]),
         Route("/v1/admin/reload", reload, methods=["POST"]),
         Route("/v1/openapi.json", openapi, methods=["GET"]),
     ]
@@ -142,6 +160,21 @@ def hot_openapi(base: dict | None = None) -> dict:
             "security": [{"bearer": []}],
             "responses": {"200": {"description": "OK", "content": {
                 "application/json": {"schema": keys[(ModelsResponse, "serialization")]}}}, "401": error},
+        }
+    }
+    paths["/v1/kpis"] = {
+        "get": {
+            "summary": "Shop KPIs as of a date, with alerts (docs/kpis.md).",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "as_of", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+                {"name": "freq", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["day", "week", "month"]}},
+                {"name": "by", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["country", "category"]}},
+            ],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                          **{code: error for code in ("400", "401", "403", "503")}},
         }
     }
     doc: dict[str, Any] = {

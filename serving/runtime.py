@@ -74,6 +74,9 @@ class ServingRuntime:
             self.predictions = PredictionLog(settings.data_home / "predictions", settings.prediction_log_buffer,
                                              keep_days=settings.prediction_log_days)
         self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
+        self._kpi_lock = threading.Lock()
+        self._kpi_cache: dict[tuple, dict[str, Any]] = {}
+        self._kpi_tables: tuple[float, dict] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -250,6 +253,44 @@ class ServingRuntime:
         page = positions[start : start + req.page_size]
         return AudienceResponse(as_of=store.as_of, model_versions=store.model_versions, total=int(positions.size),
                                 page=req.page, page_size=req.page_size, customers=store.rows(page))
+
+    def kpis(self, as_of: str | None = None, freq: str = "week", by: str | None = None) -> dict[str, Any]:
+        """The shop's KPIs from the canonical tables (``monitoring.kpi_summary``), cached per data version.
+
+        The tables are read once per version of the raw data (its manifest's modification time) and the answer
+        is kept for the last 32 (as_of, freq, by) asked: a summary costs a pass over every order line.
+        """
+        from monitoring.report import kpi_summary
+
+        if freq not in ("day", "week", "month"):
+            raise ServingError(f"freq: {freq!r}; use day, week or month",
+                               detail=[{"field": "freq", "message": "one of day, week, month"}])
+        if by not in (None, "country", "category"):
+            raise ServingError(f"by: {by!r}; use country or category, or leave it out",
+                               detail=[{"field": "by", "message": "one of country, category"}])
+        version = self._raw_version()
+        key = (version, as_of, freq, by)
+        with self._kpi_lock:
+            if key in self._kpi_cache:
+                return self._kpi_cache[key]
+            if self._kpi_tables is None or self._kpi_tables[0] != version:
+                from features.store import load_tables
+
+                self._kpi_tables = (version, load_tables(self.settings.raw_dir, ("orders", "products")))
+            tables = self._kpi_tables[1]
+        summary = kpi_summary(tables, as_of, freq=freq, by=by)
+        with self._kpi_lock:
+            self._kpi_cache[key] = summary
+            while len(self._kpi_cache) > 32:
+                self._kpi_cache.pop(next(iter(self._kpi_cache)))
+        return summary
+
+    def _raw_version(self) -> float:
+        manifests = sorted(self.settings.raw_dir.glob("*.json"))
+        if not manifests:
+            raise ServingError(f"no shop data in {self.settings.raw_dir}: run `shopml data load` or "
+                               "`shopml data generate`", status=503)
+        return max(m.stat().st_mtime for m in manifests)
 
     def evaluate_experiment(self, spec: dict[str, Any]) -> dict[str, Any]:
         from experiments import evaluate
