@@ -32,18 +32,21 @@ def build(
     else:
         from pathlib import Path
 
+        from features import partitions
         from features.spark import is_remote
-        from features.store import load_tables
+        from features.store import fingerprint, load_tables
         from shopml.errors import ShopmlError
 
         if is_remote(out_root):
             raise ShopmlError(f"--out {out_root}: the pandas engine writes local folders; use --engine spark for a Hadoop URI.")
         tables = load_tables(Path(source))
+        stored_fingerprint = fingerprint(tables["orders"])  # of the table as stored, before it is sorted
+        tables["orders"] = partitions.canonical_order(tables["orders"])  # sorted once, the unsorted copy freed
         # checked here too (build_features checks again) so that a bad --cutoff is one line, before any progress bar
         cutoff_ts = pipeline.check_cutoff(tables["orders"], cutoff, "--cutoff") if cutoff else None
         with steps(len(pipeline.STEPS), "building features") as advance:
             result = pipeline.build_features(tables, Path(out_root), cutoff=cutoff_ts, horizon_days=horizon,
-                                             on_step=advance)
+                                             on_step=advance, data_fingerprint=stored_fingerprint)
     console.print(table(
         f"Features as of {result.cutoff:%Y-%m-%d} in {result.directory}",
         ["table", "rows", "features"],

@@ -328,8 +328,12 @@ def build_features(
     horizon_days: int = 90,
     demand_spec: DemandFeatureSpec | None = None,
     on_step: Callable[[str], None] | None = None,
+    data_fingerprint: str | None = None,
 ) -> FeatureBuild:
     """Compute customer, interaction and demand features as of ``cutoff`` and write them to Parquet.
+
+    ``data_fingerprint`` is the orders' :func:`features.store.fingerprint` as stored (a caller that put the
+    orders in canonical order first passes the stored table's; by default it is computed here).
 
     Labels for the horizon are added to the customer table only when the data covers the whole horizon;
     otherwise the manifest says why they are missing. A cutoff outside :func:`cutoff_range` is refused
@@ -354,7 +358,7 @@ def build_features(
             table.to_parquet(staging / f"{task.name}.parquet", index=False)
             series = int(table.groupby(list(SERIES)).ngroups) if task.counts_series and len(table) else 0
             entries[task.name] = task.entry(len(table), series)
-        manifest = manifest_of(facts, cutoff, horizon_days, fingerprint(tables["orders"]), entries, "pandas")
+        manifest = manifest_of(facts, cutoff, horizon_days, data_fingerprint or fingerprint(tables["orders"]), entries, "pandas")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         if directory.exists():
             shutil.rmtree(directory)
