@@ -24,8 +24,12 @@ def routes(
         typer.Option("--output", "-o", help="Where to write the plan JSON (default: <request>.plan.json)."),
     ] = None,
     stops: Annotated[
-        bool, typer.Option("--stops", help="Also print every visit (arrival, wait, service, load).")
+        bool, typer.Option("--stops", help="Also print every visit (arrival, latest arrival, wait, service, load).")
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="auto, ortools or pyvrp (default: the request's options.engine)."),
+    ] = None,
 ) -> None:
     """Plan delivery routes (capacities, time windows, shifts) and write the verified plan as JSON.
 
@@ -35,7 +39,10 @@ def routes(
     from optimization.routing import RouteRequest, plan_routes
     from optimization.routing.plan import format_time
 
-    parsed = RouteRequest.parse(read_json(request, "route request"))
+    payload = read_json(request, "route request")
+    if engine is not None:
+        payload = {**payload, "options": {**(payload.get("options") or {}), "engine": engine}}
+    parsed = RouteRequest.parse(payload)
     with console.status(f"planning {len(parsed.stops)} stops on {len(parsed.vehicles)} vehicles"):
         plan = plan_routes(parsed, time_limit=time_limit)
     clock = parsed.is_geographic  # geographic times are minutes from midnight: show them as HH:MM
@@ -61,7 +68,7 @@ def routes(
         table(
             f"{plan.vehicles_used} routes, {sum(len(r.visits) for r in plan.routes)} stops served, "
             f"distance {plan.distance:.2f} {unit}, cost {plan.cost:.2f} "
-            f"({plan.status}, verified {'ok' if plan.feasible else 'FAILED'}, {plan.seconds:.1f}s)",
+            f"({plan.status}, verified {'ok' if plan.feasible else 'FAILED'}, {plan.engine}, {plan.seconds:.1f}s)",
             ["vehicle", "stops", "distance", "duration", "cost", "leaves", "returns", "load"],
             rows,
         )
@@ -70,13 +77,16 @@ def routes(
         for r in plan.routes:
             console.print(
                 table(
-                    f"{r.vehicle_id}: {r.start_depot} {when(r.departure)} -> {r.end_depot} {when(r.return_time)}",
-                    ["#", "stop", "arrival", "wait", "service", "leaves", "load"],
+                    f"{r.vehicle_id}: {r.start_depot} {when(r.departure)} -> {r.end_depot} {when(r.return_time)}"
+                    + "".join(f", break {when(b.start)}-{when(b.end)}" for b in r.breaks)
+                    + "".join(f", reloads before #{k + 1}" for k in r.reloads),
+                    ["#", "stop", "arrival", "latest", "wait", "service", "leaves", "load"],
                     [
                         (
                             k,
                             v.stop_id,
                             when(v.arrival),
+                            "-" if v.latest_arrival is None else when(v.latest_arrival),
                             f"{v.waiting:.1f}",
                             when(v.start),
                             when(v.departure),

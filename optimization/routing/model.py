@@ -56,6 +56,56 @@ class IntegerModel:
     horizon: int
     time_scale: float
     cost_scale: float = 1.0
+    allowed: list[list[int] | None] | None = None
+    """Per node, the vehicles that may serve it (skills, allowed_vehicles); ``None``: every vehicle."""
+    pickups: list[list[int]] | None = None
+    """Per dimension and node, what is collected there (a pair's pickup included); ``None``: nothing anywhere.
+    With pickups, ``demands`` is what is loaded at the depot for the node and the load on board is checked
+    after every stop."""
+    drops: list[list[int]] | None = None
+    """Per dimension and node, what a pair's delivery drops (its pickup's amount)."""
+    pairs: list[tuple[int, int]] | None = None
+    """Pickup-and-delivery pairs as (pickup node, delivery node): same vehicle, pickup first."""
+    max_trips: list[int] | None = None
+    """Per vehicle, how many trips it may make (a depot node inside a route is a reload at that depot)."""
+    fixed: list[list[int]] | None = None
+    """Per vehicle, the stop nodes it serves first, in order (re-planning); ``None``: nothing is fixed."""
+
+    def fixed_of(self, vehicle: int) -> list[int]:
+        return self.fixed[vehicle] if self.fixed is not None else []
+
+    def trips(self, route: list[int]) -> list[list[int]]:
+        """``route`` cut at its reloads (depot nodes inside it) into trips of stops."""
+        out: list[list[int]] = [[]]
+        for n in route:
+            if n < self.n_depots:
+                out.append([])
+            else:
+                out[-1].append(n)
+        return out
+
+    def on_board(self, v: int, route: list[int]) -> bool:
+        """Whether the load on board stays within every capacity of vehicle ``v`` along ``route`` (each trip
+        leaves with its depot deliveries, drops them, collects pickups and drops pairs' goods)."""
+        for trip in self.trips(route):
+            for d, capacity in enumerate(self.capacities):
+                load = sum(self.demands[d][n] for n in trip)
+                if load > capacity[v]:
+                    return False
+                for n in trip:
+                    load += -self.demands[d][n]
+                    if self.pickups is not None:
+                        load += self.pickups[d][n] - (self.drops[d][n] if self.drops is not None else 0)
+                    if load > capacity[v]:
+                        return False
+        return True
+    breaks: list[tuple[int, int, int] | None] | None = None
+    """Per vehicle, its break as (earliest start, latest start, duration), or ``None``; ``None``: no breaks."""
+    service: list[int] | None = None
+    """Per node, its service time rounded up (a break may not overlap it); set when there are breaks."""
+
+    def may_serve(self, vehicle: int, node: int) -> bool:
+        return self.allowed is None or self.allowed[node] is None or vehicle in self.allowed[node]
 
     @property
     def n_nodes(self) -> int:
@@ -180,7 +230,11 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
                 penalty += max(fixed_costs)
             penalties.append(min(penalty, HUGE_PENALTY))
 
-    windows: list[list[tuple[int, int]]] = [[(0, horizon)] for _ in used_depots]
+    # a depot's window is its opening hours (for reloads between trips)
+    windows: list[list[tuple[int, int]]] = [
+        [(math.ceil(request.depots[d].opens * time_scale - 1e-9), _down(request.depots[d].closes, time_scale, horizon))]
+        for d in used_depots
+    ]
     for s in stops:
         stop_windows = request.stops[s].time_windows
         if not stop_windows:
@@ -199,6 +253,7 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         max(
             [c for v in request.vehicles for c in v.capacity.values()]
             + [x for s in stops for x in request.stops[s].demand.values()]
+            + [x for s in stops for x in request.stops[s].pickup.values()]
             + [1.0]
         )
         * 2
@@ -209,6 +264,24 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         for d in dims
     ]
     capacities = [[math.floor(v.capacity[d] * demand_scale + 1e-9) for v in request.vehicles] for d in dims]
+    node_of_stop = {s: len(used_depots) + k for k, s in enumerate(stops)}
+    stop_pos = {st.id: i for i, st in enumerate(request.stops)}
+    pairs = [(node_of_stop[p], node_of_stop[q]) for p, q in request.pairs if p in node_of_stop and q in node_of_stop]
+    has_pickups = bool(pairs) or any(request.stops[s].pickup for s in stops)
+    pickups = drops = None
+    if has_pickups:
+        def amounts(stop_of_node: dict[int, int], field_name: str) -> list[list[int]]:
+            out = []
+            for d in dims:
+                row = [0] * (len(used_depots) + len(stops))
+                for node, s in stop_of_node.items():
+                    row[node] = math.ceil(getattr(request.stops[s], field_name).get(d, 0.0) * demand_scale - 1e-9)
+                out.append(row)
+            return out
+
+        pickups = amounts({node_of_stop[s]: s for s in stops}, "pickup")
+        # a pair's delivery drops what its pickup collected
+        drops = amounts({node_of_stop[q]: p for p, q in request.pairs if q in node_of_stop}, "pickup")
 
     start_range, end_range, usable = [], [], []
     for vehicle in request.vehicles:
@@ -221,6 +294,26 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         usable.append(earliest <= latest_start)
         start_range.append((earliest, max(earliest, latest_start)))
         end_range.append((earliest, max(earliest, latest_end)))
+
+    breaks: list[tuple[int, int, int] | None] = []
+    for v, vehicle in enumerate(request.vehicles):
+        if not vehicle.breaks:
+            breaks.append(None)
+            continue
+        pause = vehicle.breaks[0]
+        duration = math.ceil(pause.duration * time_scale - 1e-9)
+        earliest = math.ceil(pause.start * time_scale - 1e-9)
+        latest = _down(pause.end, time_scale, horizon + duration) - duration
+        if latest < earliest:  # rounding left no room (a window a hair longer than the break)
+            usable[v] = False
+            latest = earliest
+        breaks.append((earliest, latest, duration))
+
+    allowed: list[list[int] | None] = [None] * len(used_depots)
+    for s in stops:
+        stop = request.stops[s]
+        fits = [v for v, vehicle in enumerate(request.vehicles) if stop.accepts(vehicle)]
+        allowed.append(None if len(fits) == len(request.vehicles) else fits)
 
     return IntegerModel(
         objective=objective,
@@ -252,4 +345,14 @@ def compile_model(request: RouteRequest, matrices: TravelMatrices, stops: list[i
         horizon=horizon,
         time_scale=time_scale,
         cost_scale=cost_scale,
+        allowed=allowed if any(a is not None for a in allowed) else None,
+        breaks=breaks if any(b is not None for b in breaks) else None,
+        pickups=pickups,
+        drops=drops,
+        pairs=pairs or None,
+        max_trips=[v.max_trips for v in request.vehicles] if any(v.max_trips > 1 for v in request.vehicles) else None,
+        fixed=[[node_of_stop[stop_pos[x]] for x in v.fixed_stops if stop_pos[x] in node_of_stop] for v in request.vehicles]
+        if any(v.fixed_stops for v in request.vehicles)
+        else None,
+        service=[math.ceil(x * time_scale - 1e-9) for x in service] if any(breaks) else None,
     )

@@ -6,10 +6,18 @@ import logging
 import time
 from typing import Any
 
-from optimization.routing.explain import dropped_reason, no_solution_reason, unservable_reasons
+from optimization.routing.explain import (
+    dropped_reason,
+    fixed_problem,
+    no_solution_reason,
+    pair_dropped_reason,
+    pair_reasons,
+    unservable_reasons,
+)
 from optimization.routing.model import IntegerModel, compile_model
 from optimization.routing.plan import RoutePlan, Unserved, schedule_route
-from optimization.routing.request import MAX_TIME_LIMIT_S, RouteRequest, RoutingRequestError
+from optimization.routing.pyvrp_engine import solve_pyvrp, unsupported
+from optimization.routing.request import MAX_TIME_LIMIT_S, Engine, RouteRequest, RoutingRequestError
 from optimization.routing.solver import cheapest_insertion, repair, solve_model
 from optimization.routing.travel import build_matrices
 from optimization.routing.verify import verify_plan
@@ -28,7 +36,8 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     is checked by :func:`verify_plan` before it is returned; a plan that fails the check is never an answer:
     :class:`~shopml.errors.VerificationError` is raised with the verifier's findings (the service answers 422).
     """
-    from ortools.constraint_solver import pywrapcp  # noqa: F401  (a first import is slow: keep it off the clock)
+    import pyvrp  # noqa: F401  (first imports are slow: keep them off the clock)
+    from ortools.constraint_solver import pywrapcp  # noqa: F401
 
     started = time.monotonic()
     request = RouteRequest.parse(request)
@@ -39,24 +48,34 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
             update={"options": request.options.model_copy(update={"time_limit": time_limit})}
         )
     limit = request.options.time_limit
+    engine = choose_engine(request)
 
     matrices = build_matrices(request)
+    for v, vehicle in enumerate(request.vehicles):
+        problem = fixed_problem(request, matrices, v)
+        if problem is not None:
+            raise RoutingRequestError(f"vehicle {vehicle.id!r}: its fixed_stops are already infeasible: {problem}")
     reasons = unservable_reasons(request, matrices)
+    reasons.update(pair_reasons(request, reasons))
+    fixed = {i for i, s in enumerate(request.stops) if any(s.id in v.fixed_stops for v in request.vehicles)}
+    for position in fixed:  # committed stops are served by their vehicle (checked above), whatever else says
+        reasons.pop(position, None)
     positions = [s for s in range(len(request.stops)) if s not in reasons]
     routes_by_vehicle: list[list[int]] = [[] for _ in request.vehicles]
+    reloads: list[list[int]] = [[] for _ in request.vehicles]
     log: list[str] = []
     status = "solved"
     if positions:
         model = compile_model(request, matrices, positions)
         initial = (
-            _initial_routes(request, model.location_of, len(request.depots)) if request.warm_start else None
+            _initial_routes(request, model) if request.warm_start or model.fixed is not None else None
         )
         deadline = max(time.monotonic() + 0.05, started + 0.92 * limit - _FINISH_S)
-        best, results = solve_model(model, request.options, deadline, initial)
-        log = [
-            f"{r.config.first_solution}/{r.config.metaheuristic}: {'; '.join(r.log) or 'done'}"
-            for r in results
-        ]
+        if engine is Engine.PYVRP:
+            best, results = solve_pyvrp(model, request, matrices, deadline, initial)
+        else:
+            best, results = solve_model(model, request.options, deadline, initial)
+        log = [f"{r.config.label}: {'; '.join(r.log) or 'done'}" for r in results]
         found = best.routes
         if found is None:
             # nothing within the limit (tiny limit, busy machine): build a plan by cheapest insertion instead
@@ -73,10 +92,11 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
             reasons.update({s: no_solution_reason(limit) for s in positions})
         else:
             n_depots = len(request.depots)
-            routes_by_vehicle = [[model.location_of[n] - n_depots for n in r] for r in node_routes]
+            routes_by_vehicle = [[model.location_of[n] - n_depots for n in r if n >= model.n_depots] for r in node_routes]
+            reloads = [_reloads(model, r) for r in node_routes]
             reasons.update(_explain_dropped(request, model, node_routes, started + limit - _FINISH_S))
     routes = [
-        schedule_route(request, matrices, v, stops) for v, stops in enumerate(routes_by_vehicle) if stops
+        schedule_route(request, matrices, v, stops, reloads[v]) for v, stops in enumerate(routes_by_vehicle) if stops
     ]
     unserved = [Unserved(request.stops[s].id, reasons[s]) for s in sorted(reasons)]
     if status == "solved" and unserved and not request.options.allow_dropping:
@@ -88,6 +108,7 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
         objective=request.options.objective.value,
         seconds=0.0,
         solver_log=log,
+        engine=engine.value,
     )
     verdict = verify_plan(request, plan)
     if not verdict.ok:
@@ -101,14 +122,69 @@ def plan_routes(request: RouteRequest | dict[str, Any], time_limit: float | None
     return plan
 
 
-def _initial_routes(request: RouteRequest, location_of: list[int], n_depots: int) -> list[list[int]]:
-    """The warm start as model nodes per vehicle; stops no longer in the model are skipped."""
-    node_of = {loc: node for node, loc in enumerate(location_of)}
-    stop_pos = {s.id: n_depots + i for i, s in enumerate(request.stops)}
+def choose_engine(request: RouteRequest) -> Engine:
+    """The engine ``request.options.engine`` names, or for ``auto`` the one its features call for.
+
+    ``auto``: PyVRP when it models every constraint of the request, OR-Tools otherwise (several time windows
+    per stop, the ``time`` objective, ...) and when the request sets an option only OR-Tools knows
+    (``first_solution``, ``local_search``). An explicit ``pyvrp`` on a request it cannot model is an error;
+    it ignores the OR-Tools options.
+    """
+    options = request.options
+    chosen = Engine(options.engine)
+    reason = unsupported(request)
+    ortools_reason = ortools_unsupported(request)
+    if reason is not None and ortools_reason is not None:
+        raise RoutingRequestError(f"no engine can plan this request: PyVRP has no {reason}, OR-Tools no {ortools_reason}")
+    if chosen is Engine.PYVRP and reason is not None:
+        raise RoutingRequestError(
+            f"options.engine: 'pyvrp' cannot plan this request ({reason}); use 'ortools' or 'auto'"
+        )
+    if chosen is Engine.ORTOOLS and ortools_reason is not None:
+        raise RoutingRequestError(
+            f"options.engine: 'ortools' cannot plan this request ({ortools_reason}); use 'pyvrp' or 'auto'"
+        )
+    if chosen is Engine.AUTO:
+        if ortools_reason is not None:
+            return Engine.PYVRP
+        ortools_options = options.first_solution != "automatic" or options.local_search != "guided_local_search"
+        return Engine.ORTOOLS if reason is not None or ortools_options else Engine.PYVRP
+    return chosen
+
+
+def ortools_unsupported(request: RouteRequest) -> str | None:
+    """Why the OR-Tools engine cannot plan ``request`` (``None`` when it can), naming the item."""
+    for vehicle in request.vehicles:
+        if vehicle.max_trips > 1:
+            return f"vehicle {vehicle.id!r} has max_trips {vehicle.max_trips} (several trips with reloading)"
+    return None
+
+
+def _reloads(model: IntegerModel, route: list[int]) -> list[int]:
+    """Where a route reloads: before its k-th stop for each k listed (a depot node inside the route)."""
+    out, served = [], 0
+    for n in route:
+        if n < model.n_depots:
+            if served > 0 and (not out or out[-1] != served):
+                out.append(served)
+        else:
+            served += 1
+    total = served
+    return [k for k in out if k < total]
+
+
+def _initial_routes(request: RouteRequest, model: IntegerModel) -> list[list[int]]:
+    """The warm start as model nodes per vehicle, after each vehicle's fixed stops; stops no longer in the
+    model are skipped."""
+    node_of = {loc: node for node, loc in enumerate(model.location_of)}
+    stop_pos = {s.id: len(request.depots) + i for i, s in enumerate(request.stops)}
     warm = request.warm_start or {}
-    return [
-        [node_of[stop_pos[s]] for s in warm.get(v.id, []) if stop_pos[s] in node_of] for v in request.vehicles
-    ]
+    fixed = {n for v in range(model.n_vehicles) for n in model.fixed_of(v)}
+    out = []
+    for v, vehicle in enumerate(request.vehicles):
+        rest = [node_of[stop_pos[s]] for s in warm.get(vehicle.id, []) if stop_pos[s] in node_of]
+        out.append([*model.fixed_of(v), *(n for n in rest if n not in fixed)])
+    return out
 
 
 def _served(routes: list[list[int]]) -> int:
@@ -127,6 +203,9 @@ def _explain_dropped(
         position = model.location_of[node] - len(request.depots)
         if time.monotonic() > deadline:
             out[position] = no_solution_reason(request.options.time_limit, placed=False)
+            continue
+        if any(node in pair for pair in model.pairs or []):
+            out[position] = pair_dropped_reason(request, position)
             continue
         place = cheapest_insertion(model, routes, node)
         out[position] = dropped_reason(

@@ -58,6 +58,7 @@ class RoutingRequestError(ShopmlError):
 
 
 Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Skill = Annotated[str, Field(min_length=1, max_length=100)]
 MatrixDistance = Annotated[float, Field(ge=0, le=MAX_DISTANCE, allow_inf_nan=False)]
 MatrixTime = Annotated[float, Field(ge=0, le=MAX_TIME, allow_inf_nan=False)]
 
@@ -124,6 +125,27 @@ class Stop(_Model):
         allow_inf_nan=False,
         description="Cost of leaving it unserved; default from the options.",
     )
+    pickup: dict[str, Quantity] = Field(
+        default_factory=dict,
+        description="Collected here (per dimension): carried back to the end depot (returns, empties), or to "
+        "the delivery_stop.",
+    )
+    delivery_stop: str | None = Field(
+        None,
+        description="Makes this stop the pickup of a pair: its pickup is delivered at that stop, by the same "
+        "vehicle, later on the route.",
+    )
+    required_skills: list[Skill] = Field(
+        default_factory=list, description="Every one must be among the serving vehicle's skills."
+    )
+    allowed_vehicles: list[str] | None = Field(
+        None, min_length=1, description="Only these vehicles may serve it (none: any vehicle with the skills)."
+    )
+
+    def accepts(self, vehicle: Vehicle) -> bool:
+        """Whether ``vehicle`` may serve this stop: it has every required skill and is allowed."""
+        allowed = self.allowed_vehicles is None or vehicle.id in self.allowed_vehicles
+        return allowed and set(self.required_skills) <= set(vehicle.skills)
 
     @field_validator("time_windows")
     @classmethod
@@ -133,6 +155,27 @@ class Stop(_Model):
             if after.start <= before.end:
                 raise ValueError(f"time windows {before} and {after} overlap; merge them into one")
         return ordered
+
+
+class Break(_Model):
+    """A driver break of ``duration`` taken wholly inside ``[start, end]``.
+
+    It is taken between two services (the vehicle stands; driving resumes after it, so the next arrival is
+    later by the break), or before the route leaves the depot, or after it is back; never during a service.
+    """
+
+    start: float = Field(..., ge=0, le=MAX_TIME, allow_inf_nan=False, description="Earliest start of the break.")
+    end: float = Field(..., ge=0, le=MAX_TIME, allow_inf_nan=False, description="Latest end of the break.")
+    duration: float = Field(..., gt=0, le=MAX_TIME, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        if self.end - self.start < self.duration:
+            raise ValueError(
+                f"break window [{self.start:g}, {self.end:g}] is shorter than its duration {self.duration:g}; "
+                f"widen the window or shorten the break"
+            )
+        return self
 
 
 class Vehicle(_Model):
@@ -152,17 +195,88 @@ class Vehicle(_Model):
     speed: float | None = Field(
         None, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False, description="km/h (geo) or units per time."
     )
+    skills: list[Skill] = Field(
+        default_factory=list, description="What it offers: refrigerated, tail-lift, small (size classes), ..."
+    )
+    breaks: list[Break] = Field(
+        default_factory=list, max_length=1, description="The driver's break (at most one per vehicle for now)."
+    )
+    max_trips: int = Field(
+        1, ge=1, le=50, description="Trips in the shift, reloading at the start depot between them (PyVRP)."
+    )
+    fixed_stops: list[str] = Field(
+        default_factory=list,
+        description="Re-planning: stops this vehicle is committed to, served first and in this order; the "
+        "rest of its route is planned after them.",
+    )
 
     @property
     def end(self) -> str:
         return self.end_depot or self.start_depot
 
 
+SECONDS_PER_MINUTE = 60.0
+METRES_PER_KM = 1000.0
+METRES_PER_MILE = 1609.344
+
+
+class RoadTable(BaseModel):
+    """A road routing engine's travel table, pasted as it comes: depots then stops, in request order.
+
+    OSRM's ``table`` service (``/table/v1/driving/...?annotations=duration,distance``) answers
+    ``{"code": "Ok", "durations": [[s, ...]], "distances": [[m, ...]], "sources": [...], ...}``: durations in
+    seconds, distances in metres; other keys are ignored. Valhalla's ``sources_to_targets`` answer
+    (``{"sources_to_targets": [[{"from_index", "to_index", "time", "distance"}, ...]], "units": ...}``, time in
+    seconds, distance in kilometres or miles) is read into the same two arrays. Both may be asymmetric.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    durations: list[list[Annotated[float, Field(ge=0, le=MAX_TIME * SECONDS_PER_MINUTE, allow_inf_nan=False)] | None]]
+    distances: (
+        list[list[Annotated[float, Field(ge=0, le=MAX_DISTANCE * METRES_PER_KM, allow_inf_nan=False)] | None]]
+        | None
+    ) = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_valhalla(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "sources_to_targets" not in data:
+            return data
+        rows = data["sources_to_targets"]
+        unit = METRES_PER_MILE if str(data.get("units", "kilometers")).startswith("mi") else METRES_PER_KM
+        try:
+            durations = [[cell.get("time") for cell in row] for row in rows]
+            distances = [
+                [None if cell.get("distance") is None else cell["distance"] * unit for cell in row] for row in rows
+            ]
+        except (AttributeError, TypeError) as exc:
+            raise ValueError(f"sources_to_targets must be rows of objects with time and distance ({exc})") from exc
+        return {"durations": durations, "distances": distances}
+
+    def matrices(self) -> tuple[list[list[float]] | None, list[list[float]]]:
+        """(distances in km or ``None``, durations in minutes); a missing (null) entry is an error naming it."""
+        for name, table in (("durations", self.durations), ("distances", self.distances)):
+            for i, row in enumerate(table or []):
+                for j, value in enumerate(row):
+                    if value is None and i != j:
+                        raise ValueError(
+                            f"road_table.{name}[{i}][{j}] is null: the routing engine found no road from location "
+                            f"{i} to {j} (depots then stops, in request order); fix or remove that location"
+                        )
+        minutes = [[(x or 0.0) / SECONDS_PER_MINUTE for x in row] for row in self.durations]
+        km = None if self.distances is None else [[(x or 0.0) / METRES_PER_KM for x in row] for row in self.distances]
+        return km, minutes
+
+
 class Travel(_Model):
     """How distances and times are obtained.
 
     By default distances are great-circle (or Euclidean for ``x``/``y``) times ``road_factor`` and times are
-    distance over the vehicle's speed. A user matrix is indexed by the depots, then the stops, in request order.
+    distance over the vehicle's speed. A user matrix is indexed by the depots, then the stops, in request order;
+    matrices may be asymmetric (one-way streets). A ``road_table`` (a routing engine's answer, see
+    :class:`RoadTable`) is read into ``time_matrix`` (minutes) and, when it has distances, ``distance_matrix``
+    (km) at the boundary.
     """
 
     road_factor: float = Field(
@@ -170,6 +284,27 @@ class Travel(_Model):
     )
     distance_matrix: list[list[MatrixDistance]] | None = None
     time_matrix: list[list[MatrixTime]] | None = Field(None, description="Travel only; service time is added.")
+    road_table: RoadTable | None = Field(
+        None, description="An OSRM table or Valhalla sources_to_targets answer; read into the two matrices."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_road_table(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("road_table") is None:
+            return data
+        if data.get("time_matrix") is not None or data.get("distance_matrix") is not None:
+            raise ValueError("give either a road_table or distance_matrix/time_matrix, not both")
+        table = data["road_table"]
+        if not isinstance(table, RoadTable):
+            try:
+                table = RoadTable.model_validate(table)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in first["loc"])
+                raise ValueError(f"road_table{where}: {first['msg']}") from None
+        km, minutes = table.matrices()
+        return {**data, "road_table": None, "time_matrix": minutes, "distance_matrix": km}
 
 
 class Objective(StrEnum):
@@ -181,10 +316,21 @@ class Objective(StrEnum):
     VEHICLES = "vehicles"
 
 
+class Engine(StrEnum):
+    """Which search engine plans: ``auto`` picks by the request's features (see docs/routing.md)."""
+
+    AUTO = "auto"
+    ORTOOLS = "ortools"
+    PYVRP = "pyvrp"
+
+
 class Options(_Model):
     """Solver options; the defaults suit a daily plan of a few hundred stops."""
 
     objective: Objective = Objective.COST
+    engine: Engine = Field(
+        Engine.AUTO, description="Search engine: auto (by the request's features), ortools or pyvrp."
+    )
     time_limit: float = Field(10.0, gt=0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False, description="Seconds.")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     workers: int = Field(2, ge=1, le=16, description="Solver processes run in parallel; the best plan wins.")
@@ -249,13 +395,26 @@ class RouteRequest(_Model):
                 )
             if vehicle.shift_end is not None and vehicle.shift_end < vehicle.shift_start:
                 raise RoutingRequestError(f"vehicle {vehicle.id!r}: shift_end precedes shift_start")
+            for k, pause in enumerate(vehicle.breaks):
+                if vehicle.shift_end is not None and pause.duration > vehicle.shift_end - vehicle.shift_start:
+                    raise RoutingRequestError(
+                        f"vehicle {vehicle.id!r}: breaks[{k}] of {pause.duration:g} is longer than its shift "
+                        f"[{vehicle.shift_start:g}, {vehicle.shift_end:g}]"
+                    )
+        vehicle_ids = {v.id for v in self.vehicles}
+        _check_pairs(self.stops)
+        _check_fixed(self.vehicles, self.stops)
         for stop in self.stops:
-            unknown = set(stop.demand) - dimensions
-            if unknown:
-                raise RoutingRequestError(
-                    f"stop {stop.id!r}: demand dimension(s) {sorted(unknown)} not in the vehicles' capacity "
-                    f"{sorted(dimensions)}"
-                )
+            for vehicle_id in stop.allowed_vehicles or []:
+                if vehicle_id not in vehicle_ids:
+                    raise RoutingRequestError(f"stop {stop.id!r}: allowed_vehicles names unknown vehicle {vehicle_id!r}")
+            for field_name in ("demand", "pickup"):
+                unknown = set(getattr(stop, field_name)) - dimensions
+                if unknown:
+                    raise RoutingRequestError(
+                        f"stop {stop.id!r}: {field_name} dimension(s) {sorted(unknown)} not in the vehicles' "
+                        f"capacity {sorted(dimensions)}"
+                    )
         for depot in self.depots:
             if depot.closes is not None and depot.closes < depot.opens:
                 raise RoutingRequestError(f"depot {depot.id!r}: closes before it opens")
@@ -283,6 +442,12 @@ class RouteRequest(_Model):
         return [d.location for d in self.depots] + [s.location for s in self.stops]
 
     @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """Pickup-and-delivery pairs as (pickup, delivery) stop positions."""
+        position = {s.id: i for i, s in enumerate(self.stops)}
+        return [(i, position[s.delivery_stop]) for i, s in enumerate(self.stops) if s.delivery_stop is not None]
+
+    @property
     def dimensions(self) -> list[str]:
         """Capacity dimension names, in the first vehicle's order."""
         return list(self.vehicles[0].capacity)
@@ -296,6 +461,62 @@ class RouteRequest(_Model):
         if self.is_geographic:
             return (vehicle.speed or DEFAULT_SPEED_KMH) / 60.0
         return vehicle.speed or DEFAULT_PLANAR_SPEED
+
+
+def _check_pairs(stops: list[Stop]) -> None:
+    """Each pickup names an existing other stop as its delivery, each delivery belongs to one pickup, and the
+    two stops of a pair carry only the pair's goods (the pickup's ``pickup``)."""
+    by_id = {s.id: s for s in stops}
+    delivered: dict[str, str] = {}
+    for stop in stops:
+        target = stop.delivery_stop
+        if target is None:
+            continue
+        if target not in by_id:
+            raise RoutingRequestError(
+                f"stop {stop.id!r}: delivery_stop {target!r} is not a stop of the request; add the delivery"
+            )
+        if target == stop.id:
+            raise RoutingRequestError(f"stop {stop.id!r}: delivery_stop names the stop itself")
+        if target in delivered:
+            raise RoutingRequestError(
+                f"stop {target!r} is the delivery of both {delivered[target]!r} and {stop.id!r}; give each "
+                f"pickup its own delivery stop"
+            )
+        delivery = by_id[target]
+        if delivery.delivery_stop is not None:
+            raise RoutingRequestError(f"stop {target!r}: a pair's delivery cannot be the pickup of another pair")
+        if stop.demand or delivery.demand or delivery.pickup:
+            raise RoutingRequestError(
+                f"pair {stop.id!r} -> {target!r}: the two stops carry only the pair's goods (the pickup's "
+                f"'pickup'); move other demand or pickups to stops of their own"
+            )
+        delivered[target] = stop.id
+
+
+def _check_fixed(vehicles: list[Vehicle], stops: list[Stop]) -> None:
+    """Fixed stops exist, are fixed once, may be served by their vehicle, and are not part of a pair."""
+    by_id = {s.id: s for s in stops}
+    paired = {s.id for s in stops if s.delivery_stop} | {s.delivery_stop for s in stops if s.delivery_stop}
+    owner: dict[str, str] = {}
+    for vehicle in vehicles:
+        for stop_id in vehicle.fixed_stops:
+            if stop_id not in by_id:
+                raise RoutingRequestError(f"vehicle {vehicle.id!r}: fixed stop {stop_id!r} is not a stop of the request")
+            if stop_id in owner:
+                raise RoutingRequestError(
+                    f"stop {stop_id!r} is fixed twice (vehicles {owner[stop_id]!r} and {vehicle.id!r})"
+                )
+            if stop_id in paired:
+                raise RoutingRequestError(
+                    f"vehicle {vehicle.id!r}: fixed stop {stop_id!r} belongs to a pickup-and-delivery pair; fixing "
+                    f"pairs is not supported"
+                )
+            if not by_id[stop_id].accepts(vehicle):
+                raise RoutingRequestError(
+                    f"vehicle {vehicle.id!r}: fixed stop {stop_id!r} needs skills or vehicles it does not have"
+                )
+            owner[stop_id] = vehicle.id
 
 
 def _unique(kind: str, ids: Iterable[str]) -> None:

@@ -24,6 +24,7 @@ import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from optimization.routing.model import HUGE_PENALTY, IntegerModel
 from optimization.routing.request import Objective, Options
@@ -84,12 +85,19 @@ class SearchConfig:
     gls_lambda: float = GLS_LAMBDAS[0]
     seed: int = 0
 
+    @property
+    def label(self) -> str:
+        return f"ortools/{self.first_solution.lower()}/{self.metaheuristic.lower()}"
+
 
 @dataclass
 class WorkerResult:
-    """Routes as model nodes per vehicle (stops only), their integer objective, and what happened."""
+    """Routes as model nodes per vehicle (stops only), their integer objective, and what happened.
 
-    config: SearchConfig
+    ``config`` is the worker's :class:`SearchConfig` (OR-Tools) or ``PyvrpConfig``; both have a ``label``.
+    """
+
+    config: Any
     routes: list[list[int]] | None
     objective: int | None
     seconds: float
@@ -133,16 +141,48 @@ def evaluate(model: IntegerModel, routes: list[list[int]]) -> int:
 
 def earliest_return(model: IntegerModel, v: int, route: list[int]) -> int | None:
     """Integer time vehicle ``v`` is back when it leaves as early as it may and starts each service as early
-    as its windows allow; ``None`` if a window or the end of the shift is missed."""
+    as its windows allow; ``None`` if a window or the end of the shift is missed. A vehicle with a break takes
+    it where the return is earliest: after one of its services, or before leaving, or after coming back."""
+    pause = model.breaks[v] if model.breaks is not None else None
+    if pause is None:
+        return _return_with_break(model, v, route, None, None)
+    returns = [_return_with_break(model, v, route, p, pause) for p in range(-1, len(route) + 2)]
+    found = [r for r in returns if r is not None]
+    return min(found) if found else None
+
+
+def _return_with_break(
+    model: IntegerModel, v: int, route: list[int], position: int | None, pause: tuple[int, int, int] | None
+) -> int | None:
+    """The earliest return with the break taken before leaving (``position`` -1), in the leg after the
+    ``position``-th service (1..len; 0: the leg from the depot), or after coming back (``len + 1``); or
+    without a break (``pause`` None). A break in a leg starts when the service ends or its window opens,
+    whichever is later; the vehicle is ready at the next stop at ``max(departure + travel, break start) +
+    duration`` (it breaks while driving or on arrival)."""
     times = model.times[model.vehicle_time[v]]
+    service = model.service or [0] * model.n_nodes
     clock, here = model.start_range[v][0], model.starts[v]
-    for node in route:
-        clock += times[here][node]
-        window = next((w for w in model.windows[node] if clock <= w[1]), None)
+    if pause is not None and position == -1:
+        clock = max(clock, pause[0] + pause[2])
+        if pause[0] > pause[1] or clock > model.start_range[v][1]:
+            return None
+    path = [*route, model.ends[v]]
+    for k, node in enumerate(path):
+        ready = clock + times[here][node]
+        if pause is not None and position == k:
+            begin = max(clock + (service[here] if k else 0), pause[0])
+            if begin > pause[1]:
+                return None
+            ready = max(ready, begin) + pause[2]
+        if k == len(route):
+            clock = ready
+            break
+        window = next((w for w in model.windows[node] if ready <= w[1]), None)
         if window is None:
             return None
-        clock, here = max(clock, window[0]), node
-    clock += times[here][model.ends[v]]
+        clock, here = max(ready, window[0]), node
+    if pause is not None and position == len(route) + 1 and max(clock, pause[0]) > pause[1]:
+        return None
     return clock if clock <= model.end_range[v][1] else None
 
 
@@ -174,7 +214,18 @@ def _build(
     forbidden = sorted(set(range(model.n_vehicles)) - set(allowed))
     for d, (demand, capacity) in enumerate(zip(model.demands, model.capacities, strict=True)):
         demand_cb = routing.RegisterUnaryTransitVector(demand)
-        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacity, True, f"load{d}")
+        if model.pickups is None:
+            routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacity, True, f"load{d}")
+            continue
+        # pickups: the load on board starts at what the route delivers and changes at every stop
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, capacity, True, f"delivered{d}")
+        drops = model.drops[d] if model.drops is not None else [0] * model.n_nodes
+        change = [p - q - r for p, q, r in zip(model.pickups[d], demand, drops, strict=True)]
+        change_cb = routing.RegisterUnaryTransitVector(change)
+        routing.AddDimensionWithVehicleCapacity(change_cb, 0, capacity, False, f"load{d}")
+        delivered, on_board = routing.GetDimensionOrDie(f"delivered{d}"), routing.GetDimensionOrDie(f"load{d}")
+        for v in range(model.n_vehicles):
+            routing.solver().Add(on_board.CumulVar(routing.Start(v)) == delivered.CumulVar(routing.End(v)))
     if model.distance_up is not None:
         dist_cb = routing.RegisterTransitMatrix(model.distance_up)
         caps = [m if m is not None else 10**15 for m in model.max_distance]
@@ -200,8 +251,28 @@ def _build(
             if continue_hard and start - 1 >= end + 1:
                 cumul.RemoveInterval(end + 1, start - 1)
         routing.AddDisjunction([index], model.penalties[node - model.n_depots])
-        if forbidden:
-            routing.VehicleVar(index).RemoveValues(forbidden)
+        barred = sorted(set(forbidden) | {v for v in range(model.n_vehicles) if not model.may_serve(v, node)})
+        if barred:
+            routing.VehicleVar(index).RemoveValues(barred)
+    if model.breaks is not None:
+        solver = routing.solver()
+        service = model.service or [0] * model.n_nodes
+        visits = [service[manager.IndexToNode(i)] for i in range(routing.Size())] + [0] * model.n_vehicles
+        for v, pause in enumerate(model.breaks):
+            if pause is not None:
+                interval = solver.FixedDurationIntervalVar(pause[0], pause[1], pause[2], False, f"break {v}")
+                time_dim.SetBreakIntervalsOfVehicle([interval], v, visits[: routing.Size()])
+    for v in range(model.n_vehicles):  # re-planning: the committed stops come first, in order
+        previous = routing.Start(v)
+        for node in model.fixed_of(v):
+            index = manager.NodeToIndex(node)
+            routing.solver().Add(routing.NextVar(previous) == index)
+            previous = index
+    for pickup, delivery in model.pairs or []:
+        p, q = manager.NodeToIndex(pickup), manager.NodeToIndex(delivery)
+        routing.AddPickupAndDelivery(p, q)
+        routing.solver().Add(routing.VehicleVar(p) == routing.VehicleVar(q))
+        routing.solver().Add(time_dim.CumulVar(p) <= time_dim.CumulVar(q))
     for v in range(model.n_vehicles):
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
     return manager, routing
@@ -327,7 +398,9 @@ def minimise_fleet(
         used = [v for v, r in enumerate(routes) if r]
         if len(used) <= 1:
             break
-        by_size = sorted(used, key=lambda v: (len(routes[v]), v))
+        by_size = sorted((v for v in used if not model.fixed_of(v)), key=lambda v: (len(routes[v]), v))
+        if not by_size:
+            break
         victim = by_size[min(failures, len(by_size) - 1)]
         start = [[] if v == victim else r for v, r in enumerate(routes)]
         allowed = [v for v in used if v != victim]
@@ -471,17 +544,33 @@ def _part_model(model: IntegerModel, vehicles: list[int], stops: list[int]) -> t
         fixed_costs=per_vehicle(model.fixed_costs),
         usable=per_vehicle(model.usable),
         penalties=[model.penalties[n - model.n_depots] for n in stops],
+        breaks=None if model.breaks is None else per_vehicle(model.breaks),
+        max_trips=None if model.max_trips is None else per_vehicle(model.max_trips),
+        pickups=None if model.pickups is None else [[row[n] for n in nodes] for row in model.pickups],
+        fixed=None if model.fixed is None else [[nodes.index(n) for n in model.fixed[v]] for v in vehicles],
+        drops=None if model.drops is None else [[row[n] for n in nodes] for row in model.drops],
+        pairs=None
+        if model.pairs is None
+        else [(nodes.index(p), nodes.index(q)) for p, q in model.pairs if p in nodes and q in nodes] or None,
+        service=None if model.service is None else [model.service[n] for n in nodes],
+        allowed=None
+        if model.allowed is None
+        else [
+            None if model.allowed[n] is None else [k for k, v in enumerate(vehicles) if v in model.allowed[n]]
+            for n in nodes
+        ],
     )
     return part, nodes
 
 
-def _run_all(tasks: list[tuple]) -> list[WorkerResult]:
+def run_parallel(tasks: list[tuple]) -> list[WorkerResult]:
     """Run ``(function, *args)`` tasks, in one process each when there are several."""
     if len(tasks) == 1:
         function, *args = tasks[0]
         return [function(*args)]
-    # import OR-Tools before forking so that each worker inherits it instead of spending its time limit on
-    # the import (about half a second on this machine)
+    # import both engines before forking so that each worker inherits them instead of spending its time
+    # limit on the import (about half a second on this machine)
+    import pyvrp  # noqa: F401
     from ortools.constraint_solver import pywrapcp  # noqa: F401
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -502,11 +591,11 @@ def solve_model(
     """
     configs = worker_configs(options)
     if not configs[0].fleet_minimisation:
-        results = _run_all([(run_worker, model, c, deadline, initial) for c in configs])
+        results = run_parallel([(run_worker, model, c, deadline, initial) for c in configs])
     else:
         budget = max(0.0, deadline - time.monotonic())
         fleet_deadline = time.monotonic() + FLEET_SHARE * budget
-        results = _run_all([(minimise_fleet, model, c, fleet_deadline, budget, initial) for c in configs])
+        results = run_parallel([(minimise_fleet, model, c, fleet_deadline, budget, initial) for c in configs])
         found = [r for r in results if r.routes is not None]
         if found and deadline - time.monotonic() > 0.05:
             best = min(found, key=lambda r: r.objective)
@@ -515,7 +604,7 @@ def solve_model(
                 r.routes if r.routes is not None and _fleet_size(r.routes) == fleet else best.routes
                 for r in results
             ]
-            improved = _run_all(
+            improved = run_parallel(
                 [(improve_distance, model, c, deadline, s) for c, s in zip(configs, starts, strict=True)]
             )
             for first, second in zip(results, improved, strict=True):
@@ -536,13 +625,25 @@ def _fleet_size(routes: list[list[int]] | None) -> int:
 
 
 def _route_fits(model: IntegerModel, v: int, route: list[int]) -> bool:
-    """Whether ``route`` on vehicle ``v`` keeps capacities, windows, shift, distance and duration limits.
+    """Whether ``route`` on vehicle ``v`` keeps skills, capacities, windows, shift, distance and duration limits.
 
     The duration is measured from the earliest departure, so this may refuse a route that a later departure
     would make short enough: conservative, like the rest of the integer model.
     """
+    if not all(model.may_serve(v, n) for n in route):
+        return False
+    if model.pickups is not None:
+        if not model.on_board(v, route):
+            return False
+        where = {n: k for k, n in enumerate(route)}
+        for pickup, delivery in model.pairs or []:
+            if (pickup in where) != (delivery in where) or where.get(pickup, 0) > where.get(delivery, 0):
+                return False
+    trips = model.trips(route)
+    if len(trips) > (model.max_trips[v] if model.max_trips is not None else 1):
+        return False
     for demand, capacity in zip(model.demands, model.capacities, strict=True):
-        if sum(demand[n] for n in route) > capacity[v]:
+        if any(sum(demand[n] for n in trip) > capacity[v] for trip in trips):
             return False
     back = earliest_return(model, v, route)
     if back is None:
@@ -571,7 +672,7 @@ def cheapest_insertion(
         costs = model.arc_costs[model.vehicle_arc_cost[v]]
         path = [model.starts[v], *route, model.ends[v]]
         fixed = model.fixed_costs[v] if not route else 0
-        for k in range(len(path) - 1):
+        for k in range(len(model.fixed_of(v)), len(path) - 1):  # never before or among committed stops
             a, b = path[k], path[k + 1]
             added = fixed + costs[a][node] + costs[node][b] - (costs[a][b] if route else 0)
             if best is not None and added >= best[0]:
@@ -589,8 +690,10 @@ def repair(model: IntegerModel, routes: list[list[int]], deadline: float) -> lis
     """
     routes = [list(r) for r in routes]
     served = {n for r in routes for n in r}
+    paired = {n for pair in model.pairs or [] for n in pair}  # a pair's stops are placed by the engines only
     dropped = sorted(
-        (n for n in model.stop_nodes if n not in served), key=lambda n: -model.penalties[n - model.n_depots]
+        (n for n in model.stop_nodes if n not in served and n not in paired),
+        key=lambda n: -model.penalties[n - model.n_depots],
     )
     for node in dropped:
         if time.monotonic() > deadline:

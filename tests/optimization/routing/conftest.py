@@ -63,8 +63,28 @@ def with_options(request: RouteRequest, **changes: Any) -> RouteRequest:
 
 
 def _route_feasible(request: RouteRequest, vehicle_index: int, stops: list[int]) -> float | None:
-    """Distance of ``stops`` served in order by the vehicle, or ``None`` if a limit is broken (earliest start)."""
+    """Distance of ``stops`` served in order by the vehicle, or ``None`` if a limit is broken (earliest start).
+
+    A vehicle with a break tries every place for it: before leaving, in each leg (it stops where it is when
+    the break may start, and is ready a break later), after coming back.
+    """
     vehicle = request.vehicles[vehicle_index]
+    places = ["before", *range(len(stops) + 1), "after"] if vehicle.breaks else [None]
+    # several trips: every choice of at most max_trips - 1 reloads between two stops
+    cuts = [
+        set(c)
+        for r in range(min(vehicle.max_trips, len(stops))) for c in itertools.combinations(range(1, len(stops)), r)
+    ]
+    results = [_simulate(request, vehicle_index, stops, place, reloads) for place in places for reloads in cuts]
+    found = [r for r in results if r is not None]
+    return min(found) if found else None
+
+
+def _simulate(
+    request: RouteRequest, vehicle_index: int, stops: list[int], pause_at, reloads: set[int] = frozenset()
+) -> float | None:
+    vehicle = request.vehicles[vehicle_index]
+    pause = vehicle.breaks[0] if vehicle.breaks else None
     depots = {d.id: i for i, d in enumerate(request.depots)}
     n_depots = len(request.depots)
     loc = request.locations
@@ -79,13 +99,63 @@ def _route_feasible(request: RouteRequest, vehicle_index: int, stops: list[int])
             return request.travel.time_matrix[a][b]
         return dist(a, b) / (vehicle.speed or 1.0)
 
+    def drive(leg: int, leave: float, a: int, b: int) -> float | None:
+        """When the vehicle is ready at the end of the leg, with the break in it if it is placed here."""
+        if pause is None or pause_at != leg:
+            return leave + travel(a, b)
+        begin = max(leave, pause.start)
+        if begin + pause.duration > pause.end:
+            return None
+        return max(leave + travel(a, b), begin) + pause.duration
+
     start, end = depots[vehicle.start_depot], depots[vehicle.end]
     clock = max(vehicle.shift_start, request.depots[start].opens)
+    if pause is not None and pause_at == "before":
+        clock = max(clock, pause.start + pause.duration)
+        if request.depots[start].closes is not None and clock > request.depots[start].closes:
+            return None
     here, total, service = start, 0.0, 0.0
     load = dict.fromkeys(vehicle.capacity, 0.0)
+    # on board: every depot delivery of the route at the start, then drops, pickups and pairs' goods
+    first = [s for k, s in enumerate(stops) if not any(r <= k for r in reloads)]
+    on_board = {d: sum(request.stops[s].demand.get(d, 0.0) for s in first) for d in vehicle.capacity}
+    if any(x > vehicle.capacity[d] for d, x in on_board.items()):
+        return None
+    ids = [request.stops[s].id for s in stops]
+    if ids[: len(vehicle.fixed_stops)] != vehicle.fixed_stops:
+        return None  # re-planning: the committed stops come first, in order
+    if any(x in ids for v in request.vehicles if v is not vehicle for x in v.fixed_stops):
+        return None  # another vehicle's committed stop
     for s in stops:
+        partner = request.stops[s].delivery_stop
+        if partner is not None and (partner not in ids or ids.index(partner) < ids.index(request.stops[s].id)):
+            return None  # a pair on two vehicles, or its delivery first
+    if any(st.delivery_stop in ids and st.id not in ids for st in request.stops):
+        return None
+    goods_of = {st.delivery_stop: st.pickup for st in request.stops if st.delivery_stop is not None}
+    trip_of = [sum(1 for r in reloads if r <= k) for k in range(len(stops))]
+    for leg, s in enumerate(stops):
         stop, node = request.stops[s], n_depots + s
-        clock += service + travel(here, node)
+        if leg in reloads:  # back to the start depot, reload the next trip's deliveries, on to this stop
+            depot = request.depots[start]
+            clock += service + travel(here, start)
+            total += dist(here, start)
+            if depot.closes is not None and clock > depot.closes:
+                return None
+            clock, here, service = max(clock, depot.opens), start, 0.0
+            load = dict.fromkeys(vehicle.capacity, 0.0)
+            trip = [request.stops[x] for j, x in enumerate(stops) if trip_of[j] == trip_of[leg]]
+            on_board = {d: sum(t.demand.get(d, 0.0) for t in trip) for d in vehicle.capacity}
+            if any(x > vehicle.capacity[d] for d, x in on_board.items()):
+                return None
+        if not set(stop.required_skills) <= set(vehicle.skills):
+            return None
+        if stop.allowed_vehicles is not None and vehicle.id not in stop.allowed_vehicles:
+            return None
+        ready = drive(leg, clock + service, here, node)
+        if ready is None:
+            return None
+        clock = ready
         total += dist(here, node)
         if stop.time_windows:
             window = next((w for w in stop.time_windows if clock <= w.end), None)
@@ -94,11 +164,16 @@ def _route_feasible(request: RouteRequest, vehicle_index: int, stops: list[int])
             clock = max(clock, window.start)
         for d in load:
             load[d] += stop.demand.get(d, 0.0)
-            if load[d] > vehicle.capacity[d]:
+            on_board[d] += stop.pickup.get(d, 0.0) - stop.demand.get(d, 0.0) - goods_of.get(stop.id, {}).get(d, 0.0)
+            if load[d] > vehicle.capacity[d] or on_board[d] > vehicle.capacity[d] + 1e-9:
                 return None
         here, service = node, stop.service_time
     total += dist(here, end)
-    back = clock + service + travel(here, end)
+    back = drive(len(stops), clock + service, here, end)
+    if back is None:
+        return None
+    if pause is not None and pause_at == "after" and max(back, pause.start) + pause.duration > pause.end:
+        return None
     closing = [x for x in (vehicle.shift_end, request.depots[end].closes) if x is not None]
     if closing and back > min(closing):
         return None
@@ -122,6 +197,9 @@ def brute_force_distance(request: RouteRequest) -> float | None:
             for v in range(k):
                 piece = list(order[bounds[v] : bounds[v + 1]])
                 if not piece:
+                    if request.vehicles[v].fixed_stops:
+                        total = math.inf
+                        break
                     continue
                 length = _route_feasible(request, v, piece)
                 if length is None:

@@ -48,7 +48,46 @@ def test_to_dict_is_json_with_totals(solved):
         {"stop_id": "heavy", "reason": "demand 99 load exceeds every vehicle's capacity 25"}
     ]
     first = data["routes"][0]["visits"][0]
-    assert set(first) == {"stop_id", "arrival", "waiting", "start", "departure", "load"}
+    assert set(first) == {
+        "stop_id", "arrival", "waiting", "start", "departure", "load", "latest_arrival", "slack", "on_board"
+    }
+    assert first["on_board"] is None  # no pickups in this request
+
+
+def _on_time_with_delay(request: RouteRequest, route, k: int, delay: float) -> bool:
+    """Brute force: re-simulate the route with the vehicle ``delay`` late at visit ``k``; every later service
+    must start in its window and the vehicle be back by its shift end."""
+    from optimization.routing.travel import build_matrices
+
+    matrices = build_matrices(request)
+    v = next(i for i, x in enumerate(request.vehicles) if x.id == route.vehicle_id)
+    time = matrices.time_of(v)
+    n_depots = len(request.depots)
+    stops = {s.id: (n_depots + i, s) for i, s in enumerate(request.stops)}
+    clock = route.visits[k].arrival + delay
+    for j in range(k, len(route.visits)):
+        node, stop = stops[route.visits[j].stop_id]
+        if j > k:
+            previous, before = stops[route.visits[j - 1].stop_id]
+            clock += before.service_time + time[previous, node]
+        window = next((w for w in stop.time_windows if clock <= w.end + 1e-9), None)
+        if stop.time_windows and window is None:
+            return False
+        clock = max(clock, window.start) if window else clock
+    last, stop = stops[route.visits[-1].stop_id]
+    back = clock + stop.service_time + time[last, 0]
+    return back <= request.vehicles[v].shift_end + 1e-9
+
+
+def test_latest_arrival_is_the_largest_delay_every_later_stop_absorbs(solved):
+    request, plan = solved
+    for route in plan.routes:
+        for k, visit in enumerate(route.visits):
+            assert visit.slack is not None and visit.slack >= -1e-9
+            assert visit.latest_arrival == pytest.approx(visit.arrival + visit.slack)
+            # brute force around the reported slack: just inside works, just beyond breaks something
+            assert _on_time_with_delay(request, route, k, visit.slack - 1e-6)
+            assert not _on_time_with_delay(request, route, k, visit.slack + 1e-3)
 
 
 def test_summary_lists_routes_totals_and_reasons(solved):

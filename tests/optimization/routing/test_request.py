@@ -106,3 +106,55 @@ def test_windows_are_sorted_and_defaults_filled():
     assert [w.start for w in request.stops[0].time_windows] == [10, 200]
     assert request.vehicles[0].end == "d"
     assert request.speed_of(request.vehicles[0]) == 1.0
+
+
+ROAD_BASE = {
+    "depots": [{"id": "hub", "location": {"lat": 52.5, "lon": 13.4}}],
+    "stops": [{"id": "a", "location": {"lat": 52.51, "lon": 13.41}}],
+    "vehicles": [{"id": "van", "start_depot": "hub"}],
+}
+
+
+def test_an_osrm_table_answer_is_read_into_minutes_and_km():
+    osrm = {
+        "code": "Ok",
+        "durations": [[0, 600], [660, 0]],
+        "distances": [[0, 5000], [5200, 0]],
+        "sources": [{"location": [13.4, 52.5]}, {"location": [13.41, 52.51]}],
+    }
+    request = RouteRequest.parse({**ROAD_BASE, "travel": {"road_table": osrm}})
+    assert request.travel.time_matrix == [[0.0, 10.0], [11.0, 0.0]]  # asymmetric: one-way streets
+    assert request.travel.distance_matrix == [[0.0, 5.0], [5.2, 0.0]]
+    # a round trip through the plan model keeps the matrices (the table itself is not kept twice)
+    assert RouteRequest.parse(request.model_dump(mode="json")).travel == request.travel
+
+
+def test_a_valhalla_answer_is_read_too():
+    valhalla = {
+        "sources_to_targets": [
+            [{"from_index": 0, "to_index": 0, "time": 0, "distance": 0}, {"time": 600, "distance": 3.0}],
+            [{"time": 660, "distance": 3.2}, {"time": 0, "distance": 0}],
+        ],
+        "units": "miles",
+    }
+    request = RouteRequest.parse({**ROAD_BASE, "travel": {"road_table": valhalla}})
+    assert request.travel.time_matrix == [[0.0, 10.0], [11.0, 0.0]]
+    assert request.travel.distance_matrix[0][1] == pytest.approx(3.0 * 1.609344)
+
+
+@pytest.mark.parametrize(
+    ("travel", "message"),
+    [
+        ({"road_table": {"durations": [[0, None], [660, 0]]}}, r"road_table.durations\[0\]\[1\] is null"),
+        ({"road_table": {"durations": [[0, -1], [660, 0]]}}, r"road_table.durations\[0\]\[1\]: Input should be"),
+        ({"road_table": {"durations": [[0, 1, 2], [3, 0, 4]]}}, r"travel.time_matrix: shape 2 x \[3\]"),
+        (
+            {"road_table": {"durations": [[0, 1], [1, 0]]}, "time_matrix": [[0, 1], [1, 0]]},
+            "either a road_table or distance_matrix/time_matrix",
+        ),
+        ({"time_matrix": [[0, 1], [-1, 0]]}, r"time_matrix\[1\]\[0\]: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_road_tables_and_matrices_name_the_entry(travel, message):
+    with pytest.raises(RoutingRequestError, match=message):
+        RouteRequest.parse({**ROAD_BASE, "travel": travel})

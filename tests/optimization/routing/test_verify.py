@@ -119,3 +119,15 @@ def test_catches_departure_before_the_shift(solved):
     request, plan = solved
     late_shift = _tighten(request, shift_start=plan.routes[0].departure + 1.0)
     assert "before its shift" in _violations(late_shift, plan)
+
+
+def test_catches_a_promise_the_route_cannot_keep(solved):
+    request, plan = solved
+    k = next(i for i, r in enumerate(plan.routes) if r.visits)
+    visits = list(plan.routes[k].visits)
+    first = visits[0]
+    assert first.latest_arrival is not None and first.slack is not None
+    visits[0] = replace(first, latest_arrival=first.latest_arrival + 5.0, slack=first.slack + 5.0)
+    assert "latest arrival" in _violations(request, _with_route(plan, k, visits=visits))
+    visits[0] = replace(first, slack=first.slack + 1.0)
+    assert "slack" in _violations(request, _with_route(plan, k, visits=visits))
