@@ -268,6 +268,15 @@ class ServingRuntime:
         if by not in (None, "country", "category"):
             raise ServingError(f"by: {by!r}; use country or category, or leave it out",
                                detail=[{"field": "by", "message": "one of country, category"}])
+        as_of = as_of or None
+        if as_of is not None:
+            import pandas as pd
+
+            try:
+                as_of = pd.Timestamp(as_of).date().isoformat()
+            except (ValueError, TypeError, OverflowError):
+                raise ServingError(f"as_of: {as_of[:40]!r} is not a date; use YYYY-MM-DD",
+                                   detail=[{"field": "as_of", "message": "a date, YYYY-MM-DD"}]) from None
         version = self._raw_version()
         key = (version, as_of, freq, by)
         with self._kpi_lock:

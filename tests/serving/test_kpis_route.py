@@ -23,6 +23,9 @@ def test_kpi_errors_are_4xx_naming_the_fix(server):
     assert status == 400 and answer["detail"][0]["field"] == "freq"
     status, answer = server.call("GET", "/v1/kpis?as_of=2099-01-01", key="marketing", timeout=120)
     assert status == 400 and ("2099" in answer["error"] or "range" in answer["error"]), answer
+    for bad in ("", "yesterday", "2011-13-45", "9" * 30):
+        status, answer = server.call("GET", f"/v1/kpis?as_of={bad}", key="marketing", timeout=120)
+        assert (status == 400 and answer["detail"][0]["field"] == "as_of") or (bad == "" and status == 200), answer
     status, answer = server.call("GET", "/v1/kpis?colour=red", key="marketing")
     assert status == 400 and "colour" in answer["error"]
     assert server.call("GET", "/v1/kpis", key="storefront")[0] == 403
