@@ -16,9 +16,11 @@ from optimization.routing.explain import (
 )
 from optimization.routing.model import IntegerModel, compile_model
 from optimization.routing.plan import RoutePlan, Unserved, schedule_route
-from optimization.routing.pyvrp_engine import solve_pyvrp, unsupported
+from optimization.routing.pyvrp_engine import solve_pyvrp
+from optimization.routing.pyvrp_engine import unsupported as pyvrp_unsupported
 from optimization.routing.request import MAX_TIME_LIMIT_S, Engine, RouteRequest, RoutingRequestError
 from optimization.routing.solver import cheapest_insertion, repair, solve_model
+from optimization.routing.solver import unsupported as ortools_unsupported
 from optimization.routing.travel import build_matrices
 from optimization.routing.verify import verify_plan
 from shopml.errors import VerificationError
@@ -132,7 +134,7 @@ def choose_engine(request: RouteRequest) -> Engine:
     """
     options = request.options
     chosen = Engine(options.engine)
-    reason = unsupported(request)
+    reason = pyvrp_unsupported(request)
     ortools_reason = ortools_unsupported(request)
     if reason is not None and ortools_reason is not None:
         raise RoutingRequestError(f"no engine can plan this request: PyVRP has no {reason}, OR-Tools no {ortools_reason}")
@@ -151,13 +153,6 @@ def choose_engine(request: RouteRequest) -> Engine:
         return Engine.ORTOOLS if reason is not None or ortools_options else Engine.PYVRP
     return chosen
 
-
-def ortools_unsupported(request: RouteRequest) -> str | None:
-    """Why the OR-Tools engine cannot plan ``request`` (``None`` when it can), naming the item."""
-    for vehicle in request.vehicles:
-        if vehicle.max_trips > 1:
-            return f"vehicle {vehicle.id!r} has max_trips {vehicle.max_trips} (several trips with reloading)"
-    return None
 
 
 def _reloads(model: IntegerModel, route: list[int]) -> list[int]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from optimization.routing.model import HUGE_PENALTY, IntegerModel
-from optimization.routing.request import Objective, Options
+from optimization.routing.request import Objective, Options, RouteRequest
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,14 @@ class WorkerResult:
     objective: int | None
     seconds: float
     log: list[str] = field(default_factory=list)
+
+
+def unsupported(request: RouteRequest) -> str | None:
+    """Why the OR-Tools engine cannot plan ``request`` (``None`` when it can), naming the item."""
+    for vehicle in request.vehicles:
+        if vehicle.max_trips > 1:
+            return f"vehicle {vehicle.id!r} has max_trips {vehicle.max_trips} (several trips with reloading)"
+    return None
 
 
 def worker_configs(options: Options) -> list[SearchConfig]:
