@@ -62,6 +62,9 @@ def main() -> None:
     except (ShopmlError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print_error(_describe(exc))
         sys.exit(2)
+    except MemoryError as exc:  # pyarrow's ArrowMemoryError too
+        print_error(_out_of_memory(exc))
+        sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
@@ -71,6 +74,14 @@ def main() -> None:
         if hasattr(exc, "show"):
             exc.show()
         sys.exit(getattr(exc, "exit_code", 2))
+
+
+def _out_of_memory(exc: MemoryError) -> str:
+    """One line instead of a traceback: what ran out and the way past one machine's memory."""
+    detail = str(exc).strip() or type(exc).__name__
+    return (f"out of memory ({detail}). The pandas engine holds the whole shop in this process: run the batch "
+            "command with --engine spark (or SHOPML_ENGINE=spark), which works one customer or SKU partition at a "
+            "time; see docs/scale.md.")
 
 
 def _describe(exc: BaseException) -> str:

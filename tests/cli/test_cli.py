@@ -89,3 +89,18 @@ def test_error_text_is_printed_verbatim(monkeypatch, capsys):
 
     assert exit_code_of(fail, monkeypatch) == 2
     assert "bad rows [np.int64(3)] in [customer_id]" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_line_pointing_at_spark(monkeypatch, capsys):
+    """pandas' engine at 50M lines dies in pyarrow (``ArrowMemoryError``); the user gets the way out, not a
+    traceback."""
+    import pyarrow.lib
+
+    def fail() -> None:
+        raise pyarrow.lib.ArrowMemoryError("malloc of size 4194304 failed")
+
+    assert exit_code_of(fail, monkeypatch) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "out of memory (malloc of size 4194304 failed)" in err
+    assert "--engine spark" in err
+    assert "Traceback" not in err
