@@ -44,10 +44,19 @@ app.command("similar")(similar)
 from cli.forecast import forecast  # noqa: E402
 
 app.command("forecast")(forecast)
+from cli.monitor import monitor  # noqa: E402
+from cli.retrain import retrain  # noqa: E402
+
+app.command("monitor")(monitor)
+app.command("retrain")(retrain)
 
 
 @app.callback()
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    import os
+
+    # MLflow draws a bar per model download, a hundred lines each; the commands draw their own progress
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     configure_logging(verbose)
 
 

@@ -124,6 +124,16 @@ def check_label_window(cutoff: pd.Timestamp, horizon_days: int, data_end: pd.Tim
         )
 
 
+def customer_labels(orders: pd.DataFrame, cutoff: str | pd.Timestamp, horizon_days: int,
+                    customers: pd.Index) -> pd.DataFrame:
+    """What ``customers`` did in the ``horizon_days`` from ``cutoff``: ``orders_next``, ``churned`` and
+    ``spend_next``, the labels the models learn, indexed by ``customer_id``. Outcome tracking judges
+    predictions with it once the window has passed (the window must be covered by the data)."""
+    cutoff = pd.Timestamp(cutoff)
+    check_label_window(cutoff, horizon_days, label_data_end(orders))
+    return _labels(orders, cutoff, horizon_days, pd.Index(customers, name="customer_id"))
+
+
 def _empty() -> pd.DataFrame:
     """No customer: the declared feature columns and dtypes, indexed by an empty ``customer_id``."""
     return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in CUSTOMER_SET.features},

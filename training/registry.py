@@ -10,7 +10,7 @@ and its reason are written to the new run (tags ``promotion.*``) and the model v
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -216,6 +216,29 @@ def load_champion(family: type[M], settings, alias: str = CHAMPION) -> Champion[
         folders = {name: _download_folder(name, version, Path(tmp) / name) for name, version in versions.items()}
         model = family.load_registered(folders)
     return Champion(model, versions)
+
+
+def load_version(family: type[M], settings, versions: Mapping[str, str]) -> M:
+    """The family's model built from exact registry versions (``{"churn": "3"}``): a past champion to
+    re-score or replay, whatever the aliases say now."""
+    import tempfile
+
+    from training.tracking import configure_mlflow
+
+    configure_mlflow(settings)
+    with tempfile.TemporaryDirectory(prefix="shopml-model-") as tmp:
+        folders = {name: _download_folder(name, str(version), Path(tmp) / name) for name, version in versions.items()}
+        return family.load_registered(folders)
+
+
+def version_params(settings, model_name: str, version: str) -> dict[str, str]:
+    """The parameters of the run that produced ``model_name`` ``version`` (its lineage: ``cutoff_*``,
+    ``data_fingerprint``...)."""
+    from training.tracking import configure_mlflow
+
+    client = configure_mlflow(settings)
+    run_id = client.get_model_version(model_name, str(version)).run_id
+    return dict(client.get_run(run_id).data.params)
 
 
 class RegistryUnavailableError(ShopmlError):

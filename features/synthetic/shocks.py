@@ -11,6 +11,9 @@ A monitor is measured by what it catches and how soon: :func:`plant_shock` takes
 * ``churn_wave``: a share ``size`` of the customers active at ``start`` (a purchase in the 90 days before)
   stop buying for good: their sales from ``start`` on, and the returns of those sales, are removed.
 
+With ``countries``, a demand drop or churn wave hits only orders delivered there (a market-specific shift,
+which a model that knows the country can learn once it is retrained: the monitoring replay's shift).
+
 A return is paired with the latest sale of the same customer and SKU at or before it (returns follow their
 sale in the synthetic shop); guests' and unpaired returns are left alone. ``customers``, ``regions`` and the
 other tables are returned untouched. The same tables, kind, start, size and seed always give the same result;
@@ -19,7 +22,7 @@ rows keep their order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -40,6 +43,7 @@ def plant_shock(
     start: str | pd.Timestamp,
     size: float,
     seed: int = 0,
+    countries: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The tables with a shock of ``kind`` and ``size`` from ``start`` on (see the module's description).
 
@@ -56,6 +60,8 @@ def plant_shock(
         change, in (-1, 10], not 0.
     seed
         Seed of which orders or customers are picked.
+    countries
+        Only orders delivered to these countries are hit (demand drop and churn wave; None: all).
 
     Examples
     --------
@@ -80,6 +86,14 @@ def plant_shock(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SHOCKS.index(kind),)))
     sale = orders["quantity"].to_numpy() > 0
     after = (orders["ordered_at"] >= start).to_numpy()
+    if countries is not None:
+        if kind == "price_change":
+            raise ShopConfigError("countries= applies to a demand drop or a churn wave; a price change is shop-wide.")
+        unknown = sorted(set(countries) - set(orders["country"].dropna().unique()))
+        if unknown or not len(countries):
+            raise ShopConfigError(f"countries={list(countries)!r}: {unknown or 'none given'} not in the orders; pick "
+                                  f"from {sorted(orders['country'].dropna().unique())}.")
+    hit = after if countries is None else after & orders["country"].isin(list(countries)).to_numpy()
     out = dict(tables)
     if kind == "price_change":
         changed = sale & after
@@ -93,16 +107,16 @@ def plant_shock(
         return out
     if kind == "demand_drop":
         order_ids = orders["order_id"]
-        candidates = pd.unique(order_ids[sale & after])
+        candidates = pd.unique(order_ids[sale & hit])
         dropped_orders = candidates[rng.random(len(candidates)) < size]
-        dropped = sale & after & order_ids.isin(dropped_orders).to_numpy()
+        dropped = sale & hit & order_ids.isin(dropped_orders).to_numpy()
     else:  # churn_wave
         when = orders["ordered_at"]
         recent = sale & (when >= start - pd.Timedelta(days=ACTIVE_DAYS)).to_numpy() & ~after
         customer = orders["customer_id"]
         active = pd.unique(customer[recent & customer.notna().to_numpy()].to_numpy())
         leavers = active[rng.random(len(active)) < size]
-        dropped = sale & after & customer.isin(leavers).to_numpy()
+        dropped = sale & hit & customer.isin(leavers).to_numpy()
     dropped |= _paired_returns(orders, dropped)
     out["orders"] = orders.loc[~dropped].reset_index(drop=True).astype(CONTRACTS["orders"].dtypes)
     return out

@@ -10,17 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from shopml.metrics import expected_calibration_error, normalized_gini
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Sum over equal-width probability bins of (bin share) x |mean predicted - observed rate|."""
-    y, p = np.asarray(y, dtype="float64"), np.asarray(p, dtype="float64")
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        inside = index == b
-        if inside.any():
-            total += inside.mean() * abs(p[inside].mean() - y[inside].mean())
-    return float(total)
+__all__ = ["churn_metrics", "expected_calibration_error", "normalized_gini", "top_decile_lift", "value_by_decile",
+           "value_metrics"]
 
 
 def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float:
@@ -46,21 +39,6 @@ def churn_metrics(y, p) -> dict[str, float]:
         "customers": int(len(y)),
         "churn_rate": float(y.mean()),
     }
-
-
-def _gini(actual: np.ndarray, ranking: np.ndarray) -> float:
-    order = np.lexsort((np.arange(len(actual)), -ranking))  # highest first, ties by position
-    sorted_actual = actual[order]
-    cumulative = np.cumsum(sorted_actual) / sorted_actual.sum()
-    n = len(actual)
-    return float(cumulative.sum() / n - (n + 1) / (2 * n))
-
-
-def normalized_gini(actual, predicted) -> float:
-    """Gini of the ranking by ``predicted`` divided by the Gini of the perfect ranking (1 = perfect)."""
-    actual, predicted = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
-    perfect = _gini(actual, actual)
-    return _gini(actual, predicted) / perfect if perfect != 0 else float("nan")
 
 
 def value_by_decile(actual, predicted) -> list[dict[str, float]]:

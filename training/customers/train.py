@@ -66,6 +66,7 @@ def train_churn(settings: Settings, data: CustomerData, *, params: ChurnParams |
         tags={"calibration": str(result.calibration_fold.get("method", params.calibration))},
         artifacts={"calibration_fold.json": result.calibration_fold,  # with the anchors' dates and rates
                    "feature_importance.json": result.importance},
+        rescore=_rescore(settings, data, "churn"),
         figures={"calibration_curve": lambda: plots.calibration_curve(y, p),
                  "cumulative_gain": lambda: plots.gain_chart(y, p),
                  "feature_importance": lambda: plots.feature_importance(result.importance)},
@@ -94,12 +95,34 @@ def train_value(settings: Settings, data: CustomerData, *, params: ValueParams |
                      "candidates": {k: {m: v for m, v in c.items() if m != "by_decile"}
                                     for k, c in result.candidates.items()}},
         artifacts={"value_by_decile.json": by_decile},
+        rescore=_rescore(settings, data, "value"),
         figures={"value_by_decile": lambda: plots.value_deciles(by_decile),
                  "cumulative_gain": lambda: plots.gain_chart(result.predictions["spend_next"],
                                                              result.predictions["predicted_value"]),
                  "feature_importance": lambda: plots.feature_importance(result.importance)},
     )
     return run_training(settings, candidate, result, force=force, started=started)
+
+
+def _rescore(settings: Settings, data: CustomerData, which: str):
+    """The champion's primary metric on *this* evaluation set, for a champion trained on other data (a retrain
+    on newer data compares both models on the newest labelled window, :mod:`training.registry`)."""
+
+    def rescore(uri: str) -> float:
+        from training.customers.churn import ChurnModel
+        from training.customers.metrics import churn_metrics, normalized_gini
+        from training.customers.value import ValueModel
+        from training.registry import load_version
+
+        name, version = uri.removeprefix("models:/").rsplit("/", 1)
+        evaluation = data.evaluation
+        if which == "churn":
+            model = load_version(ChurnModel, settings, {name: version})
+            return churn_metrics(evaluation["churned"], model.predict_proba(evaluation))["roc_auc"]
+        value = load_version(ValueModel, settings, {name: version})
+        return normalized_gini(evaluation["spend_next"], value.predict_value(evaluation))
+
+    return rescore
 
 
 def _lineage(data: CustomerData, features: list[str]) -> Lineage:
