@@ -132,14 +132,27 @@ def test_prior_shift_hits_the_target_rate_and_keeps_the_ranking():
     assert np.array_equal(np.argsort(raw), np.argsort(shifted))
 
 
-def test_bgnbd_prior_moves_the_mean_to_the_bgnbd_no_purchase_rate(small_data):
+@pytest.mark.parametrize("weight", [1.0, 0.6, 0.0])
+def test_bgnbd_prior_moves_the_mean_to_the_blend_of_bgnbd_and_booster_rates(small_data, weight):
+    """prior_weight 1: BG/NBD's P(no purchase) alone; 0: the booster's own rate (no shift); between: the blend."""
     from training.customers import ChurnParams, fit_churn
     from training.customers.churn import bgnbd_no_purchase_rate
 
-    result = fit_churn(small_data, ChurnParams(seed=1, calibration="bgnbd_prior"))
-    target = bgnbd_no_purchase_rate(small_data, small_data.evaluation)
-    assert result.model.logit_offset != 0.0
-    assert abs(result.predictions["churn_probability"].mean() - target) < 1e-4
+    result = fit_churn(small_data, ChurnParams(seed=1, calibration="bgnbd_prior", prior_weight=weight))
+    uncalibrated = fit_churn(small_data, ChurnParams(seed=1, calibration="none"))
+    bgnbd = bgnbd_no_purchase_rate(small_data, small_data.evaluation)
+    booster = uncalibrated.predictions["churn_probability"].mean()
+    assert result.calibration_fold["bgnbd_rate"] == pytest.approx(bgnbd)
+    assert abs(result.predictions["churn_probability"].mean() - (weight * bgnbd + (1 - weight) * booster)) < 1e-4
+    assert (abs(result.model.logit_offset) < 1e-6) == (weight == 0.0)
+
+
+def test_prior_weight_outside_zero_to_one_is_refused():
+    from shopml.errors import ShopmlError
+    from training.customers import ChurnParams
+
+    with pytest.raises(ShopmlError, match="prior_weight=1.5"):
+        ChurnParams(prior_weight=1.5)
 
 
 def test_same_season_offset_matches_the_churn_rate_a_year_earlier(small_data, churn_result):
