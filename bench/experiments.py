@@ -18,6 +18,8 @@ Sections (keys of the JSON):
 * ``variance_reduction``: CUPED (the metric's pre-period value) and CUPAC (LightGBM predictions of 90-day value
   and churn, fitted at an earlier cutoff) on Online Retail I customers at the 2011-09-01 cutoff (PROTOCOLS), averaged over random splits.
 * ``power``: simulated power at the sample size that :func:`experiments.plan_sample_size` asks for.
+* ``sequential_power_reference``: issue 21's sequential power case (shopml 0.079, GrowthBook's calculator 0.207)
+  and the 80 % plan, simulated at 1, 20 and 1,000 looks (``--only sequential_power_reference`` runs just this).
 * ``reference_gbstats``: largest differences from gbstats on random inputs where the conventions coincide.
 
 Timings are wall-clock on a 2-core machine shared with other engineers; ``loadavg`` records the contention.
@@ -376,6 +378,58 @@ def bench_power(sims: int) -> dict:
     return out
 
 
+def growthbook_sequential_power(baseline: float, mde: float, total_units: float, alpha: float = ALPHA,
+                                tuning: float = 5000) -> float:
+    """GrowthBook's power calculator for a sequential test of a proportion, two arms (its front-end formula, as
+    read in ``packages/shared/src/power.ts``): the relative delta-method standard error is *inflated* by
+    ``c_seq / z``, then the fixed-horizon power formula is applied, ``Phi(z (delta / se) / c_seq - z) + ...``."""
+    from scipy import stats as st
+
+    per_arm = total_units / 2
+    var = baseline * (1 - baseline)
+    se_rel = np.sqrt(var / (baseline**2 * per_arm) + var * (1 + mde) ** 2 / (baseline**2 * per_arm))
+    z = st.norm.isf(alpha / 2)
+    c_seq = float(sequential_critical_value(total_units, alpha, tuning))
+    se = se_rel * c_seq / z
+    return float(st.norm.sf(z - mde / se) + st.norm.cdf(-z - mde / se))
+
+
+def bench_sequential_power_reference(sims: int) -> dict:
+    """Issue 21: which sequential power is right where shopml and GrowthBook's power calculator disagree?
+
+    Monte Carlo of the always-valid test (the library's own ``welch_test`` and ``sequential_p_value``) on
+    binomial data at the planned total, read once at the end, at 20 daily looks, and at 1,000 looks (close to
+    continuous monitoring), against ``power_at`` and :func:`growthbook_sequential_power`.
+    """
+    from experiments import power_at
+
+    cases = {"low_power": (0.2, 0.02, 160_000), "planned_80pct": (0.05, 0.1, 142_242)}
+    rng = np.random.default_rng(21)
+    out: dict = {}
+    for label, (baseline, mde, total) in cases.items():
+        req = PlanRequest(baseline=baseline, mde=mde, sequential=True)
+        row = {"baseline": baseline, "relative_mde": mde, "total_units": total, "tuning": 5000, "alpha": ALPHA,
+               "shopml_power_at": power_at(req, total, mde),
+               "growthbook_calculator": growthbook_sequential_power(baseline, mde, total)}
+        for looks, n_sims in ((1, sims), (20, sims), (1000, max(sims // 10, 200))):
+            daily = total // 2 // looks
+            (m_c, v_c, n_c), (m_t, v_t, n_t) = _daily_looks(rng, n_sims, looks, daily, baseline, baseline * (1 + mde))
+            _, _, t, _, _ = welch_test(m_c, v_c, n_c, m_t, v_t, n_t)
+            rejected = sequential_p_value(t, n_c + n_t, ALPHA) < ALPHA
+            rate = float(np.mean(rejected.any(axis=1)))
+            row[f"simulated_{looks}_looks"] = {"power": rate, "sims": n_sims,
+                                               "mc_se": float(np.sqrt(rate * (1 - rate) / n_sims))}
+        out[label] = row
+        print(f"sequential power {label}: {row}", flush=True)
+    out["reading"] = (
+        "shopml's power_at is the chance that the always-valid test rejects at the planned sample; the simulation "
+        "at one look reproduces it in both cases. GrowthBook's calculator inflates the standard error instead of "
+        "the critical value: below 50 % it overstates even the power of looking 20 times, above 50 % it "
+        "understates the power of a single look."
+    )
+    return out
+
+
 def bench_gbstats(cases: int) -> dict:
     """Largest differences from gbstats on random mean-metric inputs, where the formulas coincide."""
     try:
@@ -439,9 +493,21 @@ def _has_dist(name: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Fewer simulations and rows (smoke run).")
+    parser.add_argument("--only", choices=["sequential_power_reference"],
+                        help="Run one section and update it in the existing results file.")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     quick = args.quick
+    path = ROOT / "bench" / "results" / "experiments.json"
+    if args.only:
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[args.only] = bench_sequential_power_reference(sims=2_000 if quick else 20_000) | {
+            "command": f".venv/bin/python bench/experiments.py --only {args.only}" + (" --quick" if quick else ""),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg": os.getloadavg(),
+        }
+        path.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"updated {args.only} in {path}")
+        return
     out = {
         "cores": os.cpu_count(),
         "loadavg": os.getloadavg(),
@@ -463,9 +529,9 @@ def main() -> None:
     out["coverage"] = bench_coverage(sims=2_000 if quick else 40_000)
     out["variance_reduction"] = bench_variance_reduction(splits=3 if quick else 20)
     out["power"] = bench_power(sims=2_000 if quick else 20_000)
+    out["sequential_power_reference"] = bench_sequential_power_reference(sims=2_000 if quick else 20_000)
     out["reference_gbstats"] = bench_gbstats(cases=20 if quick else 300)
     out["loadavg_end"] = os.getloadavg()
-    path = ROOT / "bench" / "results" / "experiments.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -170,6 +170,8 @@ def aggregate(
         if m.cuped:
             x = _values(frame, m.covariate_column, m)
             fields |= {"cov_sum": sums(x), "cov_sum_sq": sums(x * x), "cov_cross_sum": sums(y * x)}
+            if m.type == "ratio":
+                fields["den_cov_cross_sum"] = sums(d * x)
         for i, name in enumerate(names):
             data[name][m.name] = MetricStats(n=int(n[i]), **{f: float(v[i]) for f, v in fields.items()})
     return data, {name: int(n[i]) for i, name in enumerate(names)}, capped

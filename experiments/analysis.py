@@ -12,9 +12,14 @@ Conventions
   non-inferiority tests at ``alpha`` each: held when the one-sided ``1 - alpha`` bound of the relative lift
   (in the good direction) is above ``-margin``; failed when it is significantly worse and its point estimate
   is worse than ``-margin``; inconclusive otherwise.
+* CUPED's relative lift divides the adjusted difference by the unadjusted control mean (see
+  :mod:`experiments.cuped`); ``control_mean`` and ``treatment_mean`` of a CUPED comparison are that control
+  mean and the treatment mean at the control's covariate mean, so their difference is the adjusted lift.
 * Degenerate input never yields a silent default: zero variance in both arms gives NaN statistics and a
-  warning; a control mean <= 0 leaves the relative lift empty with a warning; fewer than 2 units, unknown
-  variants or metrics, and weights not summing to one raise :class:`~experiments.errors.ExperimentError`.
+  warning; an arm with fewer than 2 units gives its point estimate, NaN statistics and a warning (no variance
+  can be estimated); a control mean <= 0 leaves the relative lift empty with a warning; impossible statistics,
+  unknown variants or metrics, and weights not summing to one raise
+  :class:`~experiments.errors.ExperimentError`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from experiments.decision import Decision, decide
 from experiments.errors import ExperimentError
 from experiments.frequentist import (
     Alternative,
+    RelativeMethod,
     absolute_interval,
     critical_value,
     delta_relative,
@@ -41,7 +47,7 @@ from experiments.frequentist import (
     relative_interval,
     welch_test,
 )
-from experiments.metrics import ArmEstimate, MetricSpec, arm_estimate, covariate_moments
+from experiments.metrics import ArmEstimate, MetricSpec, arm_estimate, covariate_moments, point_estimate
 from experiments.sequential import sequential_critical_value, sequential_p_value
 from experiments.spec import AnalysisSettings, ExperimentSpec
 from experiments.srm import SrmResult, srm_test
@@ -140,25 +146,45 @@ def _critical(settings: AnalysisSettings, alpha: float, df: float, n_total: int,
     return float(critical_value(alpha, df, alternative))
 
 
+@dataclass(frozen=True)
+class _Estimates:
+    """The two arms for the absolute difference and its test, and the pair the relative lift divides.
+
+    Without CUPED both pairs are the arms' own estimates (independent, ``rel_cov = 0``); with CUPED see
+    :class:`~experiments.cuped.CupedAdjustment`.
+    """
+
+    control: ArmEstimate
+    treatment: ArmEstimate
+    rel_control: ArmEstimate
+    rel_treatment: ArmEstimate
+    rel_cov: float = 0.0
+    reduction: float | None = None
+
+    def relative(self, method: RelativeMethod, crit: float) -> tuple[float, float, float]:
+        c, t = self.rel_control, self.rel_treatment
+        return relative_interval(method, c.mean, c.var, t.mean, t.var, crit, self.rel_cov)
+
+
 def _intervals(
-    control: ArmEstimate, treatment: ArmEstimate, crit: float, method: str, alternative: Alternative
+    est: _Estimates, crit: float, method: RelativeMethod, alternative: Alternative
 ) -> tuple[float, float, float | None, float | None]:
-    diff = treatment.mean - control.mean
-    se = math.sqrt(control.var + treatment.var)
+    diff = est.treatment.mean - est.control.mean
+    se = math.sqrt(est.control.var + est.treatment.var)
     lower, upper = one_sided(*absolute_interval(diff, se, crit), alternative)
-    if control.mean <= 0 or (method == "log" and treatment.mean <= 0):
+    if est.rel_control.mean <= 0 or (method == "log" and est.rel_treatment.mean <= 0):
         return float(lower), float(upper), None, None
-    _, rel_lower, rel_upper = relative_interval(method, control.mean, control.var, treatment.mean, treatment.var, crit)
+    _, rel_lower, rel_upper = est.relative(method, crit)
     rel_lower, rel_upper = one_sided(rel_lower, rel_upper, alternative)
     return float(lower), float(upper), float(rel_lower), float(rel_upper)
 
 
-def _estimates(spec: ExperimentSpec, metric: MetricSpec, arm: str, warnings: list[str]):
+def _estimates(spec: ExperimentSpec, metric: MetricSpec, arm: str, warnings: list[str]) -> _Estimates:
     data = spec.data
+    assert data is not None
     control = spec.control
     est_c = arm_estimate(data[control][metric.name], metric, control)
     est_t = arm_estimate(data[arm][metric.name], metric, arm)
-    reduction = None
     if metric.cuped:
         adjustment = cuped_adjust(
             covariate_moments(data[control][metric.name], metric, control),
@@ -167,37 +193,70 @@ def _estimates(spec: ExperimentSpec, metric: MetricSpec, arm: str, warnings: lis
         if adjustment is None:
             warnings.append("the CUPED covariate has zero variance, so the metric is reported unadjusted")
         else:
-            est_c, est_t, reduction = adjustment.control, adjustment.treatment, adjustment.variance_reduction
-    return est_c, est_t, reduction
+            a = adjustment
+            return _Estimates(a.control, a.treatment, a.relative_control, a.relative_treatment,
+                              a.relative_covariance, a.variance_reduction)
+    return _Estimates(est_c, est_t, est_c, est_t)
 
 
-def _compare(spec: ExperimentSpec, metric: MetricSpec, arm: str) -> Comparison:
+def _too_small(spec: ExperimentSpec, metric: MetricSpec, arm: str) -> Comparison | None:
+    """The comparison of an arm pair where one arm has fewer than 2 units: point estimates, NaN statistics and
+    a warning (a variance needs 2 units), as the reference engines answer rather than refuse."""
+    assert spec.data is not None
+    stats = {name: spec.data[name][metric.name] for name in (spec.control, arm)}
+    small = {name: s.n for name, s in stats.items() if s.n < 2}
+    if not small:
+        return None
+    mean_c, mean_t = (point_estimate(stats[name], metric, name) for name in (spec.control, arm))
+    warnings = [
+        f"arm {name!r} has {n} unit{'' if n == 1 else 's'}: a variance needs at least 2, so no test or interval "
+        "is possible yet (statistics are NaN); keep the test running"
+        for name, n in small.items()
+    ]
+    nan = math.nan
+    rel_lift = mean_t / mean_c - 1 if math.isfinite(mean_c) and math.isfinite(mean_t) and mean_c > 0 else None
+    return Comparison(
+        metric=metric.name, metric_type=metric.type, role=metric.role, direction=metric.direction, arm=arm,
+        control=spec.control, n_control=stats[spec.control].n, n_treatment=stats[arm].n, control_mean=mean_c,
+        treatment_mean=mean_t, absolute_lift=mean_t - mean_c, absolute_lower=nan, absolute_upper=nan,
+        standard_error=nan, statistic=nan, df=nan, p_value=nan, relative_lift=rel_lift, relative_lower=None,
+        relative_upper=None, relative_method=spec.settings.relative_interval, sequential=spec.settings.sequential,
+        guardrail="unknown" if metric.role == "guardrail" else None, warnings=warnings,
+    )
+
+
+def _compare(spec: ExperimentSpec, metric: MetricSpec, arm: str, cache: dict) -> Comparison:
     settings = spec.settings
+    untestable = _too_small(spec, metric, arm)
+    if untestable is not None:
+        return untestable
     warnings: list[str] = []
-    est_c, est_t, reduction = _estimates(spec, metric, arm, warnings)
+    est = cache[metric.name, arm] = _estimates(spec, metric, arm, warnings)
+    est_c, est_t, reduction = est.control, est.treatment, est.reduction
+    rel_c, rel_t = est.rel_control, est.rel_treatment
     alternative = _alternative(settings, metric)
     n_total = est_c.n + est_t.n
     if metric.type == "proportion":
-        for name, est in ((spec.control, est_c), (arm, est_t)):
-            if est.mean in (0.0, 1.0):
+        for name, arm_est in ((spec.control, est_c), (arm, est_t)):
+            if arm_est.mean in (0.0, 1.0):
                 warnings.append(
-                    f"arm {name!r} has {'no' if est.mean == 0 else 'only'} conversions; the normal approximation "
+                    f"arm {name!r} has {'no' if arm_est.mean == 0 else 'only'} conversions; the normal approximation "
                     "is unreliable here"
                 )
-    if est_c.mean <= 0:
+    if rel_c.mean <= 0:
         warnings.append(
-            f"control mean is {est_c.mean:.4g} <= 0, so the relative lift is undefined; read the absolute lift"
+            f"control mean is {rel_c.mean:.4g} <= 0, so the relative lift is undefined; read the absolute lift"
         )
     diff, se, stat, df, p = (float(x) for x in welch_test(
         est_c.mean, est_c.var, est_c.n, est_t.mean, est_t.var, est_t.n, alternative, df_free=est_c.df_free
     ))
     base = dict(
         metric=metric.name, metric_type=metric.type, role=metric.role, direction=metric.direction, arm=arm,
-        control=spec.control, n_control=est_c.n, n_treatment=est_t.n, control_mean=est_c.mean,
-        treatment_mean=est_t.mean, relative_method=settings.relative_interval, sequential=settings.sequential,
+        control=spec.control, n_control=est_c.n, n_treatment=est_t.n, control_mean=rel_c.mean,
+        treatment_mean=rel_t.mean, relative_method=settings.relative_interval, sequential=settings.sequential,
         cuped_variance_reduction=reduction,
     )
-    rel_lift = est_t.mean / est_c.mean - 1 if est_c.mean > 0 else None
+    rel_lift = rel_t.mean / rel_c.mean - 1 if rel_c.mean > 0 else None
     if se == 0:
         warnings.append("both arms have zero variance, so no test or interval is possible (statistics are NaN)")
         nan = math.nan
@@ -209,8 +268,8 @@ def _compare(spec: ExperimentSpec, metric: MetricSpec, arm: str) -> Comparison:
     if settings.sequential:
         p = float(sequential_p_value(stat, n_total, settings.alpha, settings.sequential_tuning, alternative))
     crit = _critical(settings, settings.alpha, df, n_total, alternative)
-    lower, upper, rel_lower, rel_upper = _intervals(est_c, est_t, crit, settings.relative_interval, alternative)
-    if settings.relative_interval == "log" and est_c.mean > 0 >= est_t.mean:
+    lower, upper, rel_lower, rel_upper = _intervals(est, crit, settings.relative_interval, alternative)
+    if settings.relative_interval == "log" and rel_c.mean > 0 >= rel_t.mean:
         warnings.append("the log-ratio interval needs a positive treatment mean; no relative interval reported")
     if rel_lower is not None and math.isinf(rel_lower) and math.isinf(rel_upper):
         warnings.append(
@@ -221,33 +280,35 @@ def _compare(spec: ExperimentSpec, metric: MetricSpec, arm: str) -> Comparison:
         df=df, p_value=p, relative_lift=rel_lift, relative_lower=rel_lower, relative_upper=rel_upper,
         warnings=warnings,
     )
-    comparison.bayesian = _bayesian(settings, metric, est_c, est_t, warnings)
+    comparison.bayesian = _bayesian(settings, metric, est, warnings)
     if metric.role == "guardrail":
-        comparison.guardrail = _guardrail(settings, metric, est_c, est_t, df, n_total, rel_lift)
+        comparison.guardrail = _guardrail(settings, metric, est, df, n_total, rel_lift)
     return comparison
 
 
-def _bayesian(settings, metric, est_c, est_t, warnings) -> BayesianResult | None:
+def _bayesian(settings, metric, est: _Estimates, warnings) -> BayesianResult | None:
     if settings.bayesian_scale == "relative":
-        if est_c.mean <= 0:
+        c, t = est.rel_control, est.rel_treatment
+        if c.mean <= 0:
             warnings.append("no Bayesian summary: a relative prior needs a positive control mean (use bayesian_scale='absolute')")
             return None
-        lift, _, _, se = delta_relative(est_c.mean, est_c.var, est_t.mean, est_t.var, 0.0)
+        lift, _, _, se = delta_relative(c.mean, c.var, t.mean, t.var, 0.0, est.rel_cov)
     else:
-        lift, se = est_t.mean - est_c.mean, math.sqrt(est_c.var + est_t.var)
+        lift, se = est.treatment.mean - est.control.mean, math.sqrt(est.control.var + est.treatment.var)
+    if not se > 0:  # e.g. a treatment with no conversions and no variance: the relative lift is exactly -100 %
+        warnings.append("no Bayesian summary: the lift's standard error is 0 on this scale")
+        return None
     return bayesian_summary(
         float(lift), float(se), metric.sign, settings.alpha, settings.bayesian_scale, settings.prior.mean, settings.prior.sd
     )
 
 
-def _guardrail(settings, metric, est_c, est_t, df, n_total, rel_lift) -> str:
+def _guardrail(settings, metric, est: _Estimates, df, n_total, rel_lift) -> str:
     if rel_lift is None:
         return "unknown"
     good: Alternative = "greater" if metric.sign > 0 else "less"
     crit = _critical(settings, settings.alpha, df, n_total, good)  # one-sided 1 - alpha, both bounds
-    _, lower, upper = relative_interval(
-        settings.relative_interval, est_c.mean, est_c.var, est_t.mean, est_t.var, crit
-    )
+    _, lower, upper = est.relative(settings.relative_interval, crit)
     if not (np.isfinite(lower) and np.isfinite(upper)):
         return "inconclusive"
     worst, best = (lower, upper) if metric.sign > 0 else (-upper, -lower)
@@ -258,7 +319,7 @@ def _guardrail(settings, metric, est_c, est_t, df, n_total, rel_lift) -> str:
     return "inconclusive"
 
 
-def _correct(spec: ExperimentSpec, comparisons: list[Comparison]) -> None:
+def _correct(spec: ExperimentSpec, comparisons: list[Comparison], cache: dict) -> None:
     settings = spec.settings
     goals = [c for c in comparisons if c.role == "goal" and math.isfinite(c.p_value)]
     if not goals:
@@ -269,11 +330,11 @@ def _correct(spec: ExperimentSpec, comparisons: list[Comparison]) -> None:
     for c, p in zip(goals, adjusted, strict=True):
         c.adjusted_p_value = float(p)
         metric = metrics[c.metric]
-        est_c, est_t, _ = _estimates(spec, metric, c.arm, [])
+        est = cache.get((c.metric, c.arm)) or _estimates(spec, metric, c.arm, [])
         alternative = _alternative(settings, metric)
         crit = _critical(settings, alpha_ci, c.df, c.n_control + c.n_treatment, alternative)
         (c.adjusted_absolute_lower, c.adjusted_absolute_upper, c.adjusted_relative_lower,
-         c.adjusted_relative_upper) = _intervals(est_c, est_t, crit, settings.relative_interval, alternative)
+         c.adjusted_relative_upper) = _intervals(est, crit, settings.relative_interval, alternative)
         if c.adjusted_p_value <= settings.alpha:
             c.outcome = "win" if c.sign * c.absolute_lift > 0 else "loss"
 
@@ -296,11 +357,20 @@ def evaluate(spec: ExperimentSpec | dict, rows=None, unit_column: str = "unit_id
         )
     units = spec.units or {v: max(s.n for s in spec.data[v].values()) for v in spec.weights}
     srm = srm_test(units, spec.weights, spec.settings.srm_threshold)
-    comparisons = [_compare(spec, metric, arm) for metric in spec.metrics for arm in spec.treatments]
-    _correct(spec, comparisons)
+    cache: dict[tuple[str, str], _Estimates] = {}  # each comparison's estimates, reused by the correction
+    comparisons = [_compare(spec, metric, arm, cache) for metric in spec.metrics for arm in spec.treatments]
+    _correct(spec, comparisons, cache)
     warnings = [f"{c.metric} / {c.arm}: {w}" for c in comparisons for w in c.warnings]
     if srm.flagged:
         warnings.insert(0, f"sample ratio mismatch (p = {srm.p_value:.2g}): the results are not trustworthy")
+    for name in srm.skipped:
+        warnings.insert(0, (
+            f"variant {name!r} has weight 0, so the sample-ratio check leaves it out"
+            + (f" although it has {srm.observed[name]} units (if it was switched off during the test, they are "
+               "from before; otherwise the assignment is sending units to a closed arm)" if srm.observed[name] else "")
+        ))
+    if not math.isfinite(srm.p_value):
+        warnings.insert(0, "the sample-ratio check needs two variants of positive weight; it was not run")
     for w in warnings:
         logger.warning("%s: %s", spec.name, w)
     decision = decide(

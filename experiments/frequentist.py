@@ -17,6 +17,11 @@ Formulas
   - ``delta``: the delta method, ``se^2 = v_t / m_c^2 + m_t^2 v_c / m_c^4`` (symmetric; what GrowthBook
     reports). It agrees with Fieller when the control mean is precise and under-covers when it is noisy.
   - ``log``: ``exp(log(m_t / m_c) +- c sqrt(v_t / m_t^2 + v_c / m_c^2)) - 1`` (needs both means > 0).
+
+  Each takes an optional ``cov`` = Cov(m_t, m_c), zero for independent arms; CUPED's relative lift divides
+  by the unadjusted control mean, which its adjusted treatment estimate shares a covariate term with
+  (:mod:`experiments.cuped`): Fieller then solves ``(m_t - rho m_c)^2 <= c^2 (v_t - 2 rho cov + rho^2 v_c)``,
+  the delta method adds ``- 2 m_t cov / m_c^3`` and the log interval ``- 2 cov / (m_t m_c)`` to ``se^2``.
 """
 
 from __future__ import annotations
@@ -81,23 +86,24 @@ def absolute_interval(diff, se, crit):
     return diff - crit * se, diff + crit * se
 
 
-def delta_relative(mean_c, var_c, mean_t, var_t, crit):
+def delta_relative(mean_c, var_c, mean_t, var_t, crit, cov=0.0):
     """Relative lift and its delta-method interval (see the module docstring)."""
     mean_c, mean_t = np.asarray(mean_c, float), np.asarray(mean_t, float)
     lift = mean_t / mean_c - 1
-    se = np.sqrt(var_t / mean_c**2 + mean_t**2 * var_c / mean_c**4)
+    se = np.sqrt(np.maximum(var_t / mean_c**2 + mean_t**2 * var_c / mean_c**4 - 2 * mean_t * cov / mean_c**3, 0.0))
     return lift, lift - crit * se, lift + crit * se, se
 
 
-def fieller_relative(mean_c, var_c, mean_t, var_t, crit):
+def fieller_relative(mean_c, var_c, mean_t, var_t, crit, cov=0.0):
     """Fieller (1954) interval for ``mean_t / mean_c - 1``; ``(-inf, inf)`` where it is unbounded."""
     mean_c, mean_t = np.asarray(mean_c, float), np.asarray(mean_t, float)
     var_c, var_t, crit = np.asarray(var_c, float), np.asarray(var_t, float), np.asarray(crit, float)
+    cov = np.asarray(cov, float)
     # The ratio rho solves a rho^2 - 2 b rho + c = 0; roots as q / a and c / q (no cancellation when a -> 0).
     a = mean_c**2 - crit**2 * var_c
-    b = mean_t * mean_c
+    b = mean_t * mean_c - crit**2 * cov
     c = mean_t**2 - crit**2 * var_t
-    disc = crit**2 * (var_t * a + var_c * mean_t**2)  # = b^2 - a c
+    disc = crit**2 * (var_t * a + var_c * mean_t**2 - 2 * mean_t * mean_c * cov + crit**2 * cov**2)  # = b^2 - a c
     bounded = a > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         q = b + np.where(b >= 0, 1.0, -1.0) * np.sqrt(np.maximum(disc, 0.0))
@@ -107,19 +113,19 @@ def fieller_relative(mean_c, var_c, mean_t, var_t, crit):
     return mean_t / mean_c - 1, lower, upper
 
 
-def log_relative(mean_c, var_c, mean_t, var_t, crit):
+def log_relative(mean_c, var_c, mean_t, var_t, crit, cov=0.0):
     """Log-ratio interval for ``mean_t / mean_c - 1`` (both means must be positive)."""
     mean_c, mean_t = np.asarray(mean_c, float), np.asarray(mean_t, float)
     log_ratio = np.log(mean_t / mean_c)
-    se = np.sqrt(var_t / mean_t**2 + var_c / mean_c**2)
+    se = np.sqrt(np.maximum(var_t / mean_t**2 + var_c / mean_c**2 - 2 * cov / (mean_t * mean_c), 0.0))
     return mean_t / mean_c - 1, np.expm1(log_ratio - crit * se), np.expm1(log_ratio + crit * se)
 
 
-def relative_interval(method: RelativeMethod, mean_c, var_c, mean_t, var_t, crit):
-    """Relative lift and its ``(lower, upper)`` by ``method``."""
+def relative_interval(method: RelativeMethod, mean_c, var_c, mean_t, var_t, crit, cov=0.0):
+    """Relative lift and its ``(lower, upper)`` by ``method``; ``cov`` = Cov(mean_t, mean_c)."""
     if method == "fieller":
-        return fieller_relative(mean_c, var_c, mean_t, var_t, crit)
+        return fieller_relative(mean_c, var_c, mean_t, var_t, crit, cov)
     if method == "delta":
-        lift, lower, upper, _ = delta_relative(mean_c, var_c, mean_t, var_t, crit)
+        lift, lower, upper, _ = delta_relative(mean_c, var_c, mean_t, var_t, crit, cov)
         return lift, lower, upper
-    return log_relative(mean_c, var_c, mean_t, var_t, crit)
+    return log_relative(mean_c, var_c, mean_t, var_t, crit, cov)

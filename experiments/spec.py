@@ -31,7 +31,10 @@ class VariantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    weight: float = Field(gt=0, le=1, allow_inf_nan=False)
+    weight: float = Field(
+        ge=0, le=1, allow_inf_nan=False,
+        description="Intended share of traffic; 0 for an arm switched off (left out of the sample-ratio check).",
+    )
     control: bool = False
 
 

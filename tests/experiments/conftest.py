@@ -15,6 +15,8 @@ def stats_from_values(values, covariate=None, denominator=None) -> dict:
     if denominator is not None:
         d = np.asarray(denominator, float)
         out |= {"den_sum": float(d.sum()), "den_sum_sq": float((d * d).sum()), "cross_sum": float((y * d).sum())}
+        if covariate is not None:
+            out["den_cov_cross_sum"] = float((d * np.asarray(covariate, float)).sum())
     return out
 
 

@@ -147,9 +147,32 @@ def test_negative_control_mean_has_no_relative_lift_but_an_absolute_one():
     assert comp.absolute_lift > 0 and comp.outcome == "win"
 
 
-def test_single_unit_is_an_error():
-    with pytest.raises(ExperimentError, match="at least 2 units"):
-        evaluate(two_arm_spec(MEAN, stats_from_values([1.0]), stats_from_values([1.0, 2.0])))
+@pytest.mark.parametrize("metric", [MEAN, {"name": "revenue", "type": "proportion"}])
+def test_an_arm_with_one_unit_is_answered_with_a_warning(metric):
+    # issue 21: this raised; gbstats answers (zero variance) and so do we, with NaN statistics and a warning
+    values = [1.0, 0.0, 1.0, 1.0] * 25
+    result = evaluate(two_arm_spec(metric, stats_from_values(values), stats_from_values([1.0])))
+    comp = result.comparison("revenue", "treatment")
+    assert comp.n_treatment == 1 and comp.treatment_mean == 1.0 and comp.control_mean == 0.75
+    assert comp.absolute_lift == pytest.approx(0.25) and comp.relative_lift == pytest.approx(1 / 3)
+    assert math.isnan(comp.p_value) and math.isnan(comp.absolute_lower) and comp.outcome == "inconclusive"
+    assert any("arm 'treatment' has 1 unit: a variance needs at least 2" in w for w in result.warnings)
+    assert result.decision.recommendation == "invalid"  # 100 units against 1 is also a sample ratio mismatch
+    assert result.to_dict()["comparisons"][0]["p_value"] is None  # JSON-safe
+
+
+def test_an_arm_without_units_is_answered_with_a_warning():
+    result = evaluate(two_arm_spec(MEAN, stats_from_values([1.0, 2.0, 3.0]), {"n": 0, "sum": 0.0, "sum_sq": 0.0}))
+    comp = result.comparison("revenue", "treatment")
+    assert math.isnan(comp.treatment_mean) and comp.relative_lift is None
+    assert any("arm 'treatment' has 0 units" in w for w in result.warnings)
+
+
+def test_a_variance_still_needs_two_units_where_one_is_asked_for():
+    from experiments.metrics import MetricSpec, MetricStats, arm_estimate
+
+    with pytest.raises(ExperimentError, match="at least 2 units"):  # e.g. a pilot for planning
+        arm_estimate(MetricStats(n=1, sum=1.0, sum_sq=1.0), MetricSpec(**MEAN), "pilot")
 
 
 def test_weights_not_summing_to_one_is_an_error():
@@ -204,3 +227,12 @@ def test_an_impossible_variance_never_says_ship():
         ExperimentSpec.model_validate(payload)
     error = caught.value.errors()[0]
     assert error["loc"][:3] == ("data", "one-page", "revenue_per_user") and "negative variance" in error["msg"]
+
+
+def test_a_treatment_without_conversions_or_variance_has_no_bayesian_summary_and_no_crash():
+    # found while fuzzing issue 21's small arms: the relative lift's se is 0 here and the summary divided by it
+    spec = two_arm_spec({"name": "conversion", "type": "proportion"}, {"n": 50, "sum": 32}, {"n": 2, "sum": 0})
+    result = evaluate(spec)
+    comp = result.comparison("conversion", "treatment")
+    assert comp.bayesian is None and comp.relative_lift == -1.0
+    assert any("standard error is 0" in w for w in result.warnings)

@@ -5,12 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments import ExperimentError
+from experiments import ExperimentError, evaluate
 from experiments.aggregate import _quantile_stats
 from experiments.frequentist import absolute_interval, critical_value, welch_test
-from experiments.metrics import MetricSpec, MetricStats, arm_estimate
+from experiments.metrics import (
+    MOMENT_TOLERANCE,
+    MetricSpec,
+    MetricStats,
+    arm_estimate,
+    moment_tolerance,
+    second_moments,
+)
 
-from .conftest import stats_from_values
+from .conftest import stats_from_values, two_arm_spec
 
 
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9, 0.99])
@@ -69,8 +76,9 @@ def test_metric_spec_rules():
         MetricSpec(name="latency", type="mean", role="guardrail")
     with pytest.raises(ValueError, match="needs \"quantile\""):
         MetricSpec(name="p90", type="quantile")
-    with pytest.raises(ValueError, match="CUPED is supported for mean and proportion"):
-        MetricSpec(name="rps", type="ratio", cuped=True)
+    with pytest.raises(ValueError, match="CUPED is supported for mean, proportion and ratio"):
+        MetricSpec(name="p90", type="quantile", quantile=0.9, cuped=True)
+    assert MetricSpec(name="revenue_per_order", type="ratio", cuped=True).cuped  # issue 21: ratio CUPED
 
 
 BINARY = MetricSpec(name="conversion", type="proportion")
@@ -113,3 +121,72 @@ def test_statistics_of_real_data_are_always_accepted(values):
     covariate = np.asarray(values) * 2 + 1
     stats = MetricStats(**stats_from_values(values, covariate=covariate, denominator=np.abs(values) + 1))
     assert arm_estimate(stats, MEAN, "a").var >= 0
+
+
+# Issue 21: impossible statistics were clipped to a zero variance in ``_centered``. The schema refuses them when
+# a spec is built; the estimate refuses them too (statistics changed after validation, a proportion's implied
+# sum_sq), naming metric, arm and field, and clips only rounding-size excursions, cross-products included.
+ISSUE_ARM = {"n": 2, "sum": 1396.87, "sum_sq": 52377.98}  # centred sum of squares -923,245
+
+
+def test_the_issue_example_is_refused_by_the_spec_naming_arm_metric_and_field():
+    spec = two_arm_spec({"name": "revenue", "type": "mean"}, ISSUE_ARM, stats_from_values(np.linspace(0, 1, 50)))
+    with pytest.raises(ValueError) as caught:
+        evaluate(spec)
+    text = str(caught.value)
+    assert "data.control.revenue" in text and "sum_sq=52378 is below sum**2/n=975623" in text
+    assert "sum of the squared per-unit values" in text
+
+
+def test_the_issue_example_is_refused_by_the_estimate_not_clipped():
+    # model_construct skips validation: before issue 21 this returned a zero variance (p = 0, "do not ship")
+    stats = MetricStats.model_construct(**ISSUE_ARM)
+    with pytest.raises(ExperimentError, match=r"metric 'revenue', arm 'control': sum_sq=52378 is below"):
+        arm_estimate(stats, MEAN, "control")
+
+
+def test_a_ratio_denominator_with_a_negative_variance_is_refused_naming_den_sum_sq():
+    ratio = MetricSpec(name="revenue_per_order", type="ratio")
+    stats = MetricStats.model_construct(n=100, sum=500.0, sum_sq=4000.0, den_sum=200.0, den_sum_sq=300.0,
+                                        cross_sum=1100.0)  # den_sum**2 / n = 400 > 300
+    with pytest.raises(ExperimentError, match=r"metric 'revenue_per_order', arm 'b': den_sum_sq=300 is below"):
+        arm_estimate(stats, ratio, "b")
+
+
+def test_a_cross_product_beyond_cauchy_schwarz_is_refused_naming_it():
+    ratio = MetricSpec(name="revenue_per_order", type="ratio")
+    stats = MetricStats.model_construct(n=100, sum=500.0, sum_sq=4000.0, den_sum=200.0, den_sum_sq=500.0,
+                                        cross_sum=3000.0)  # |2000| > sqrt(1500 * 100)
+    with pytest.raises(ExperimentError, match=r"arm 'b': cross_sum=3000 implies a correlation beyond"):
+        arm_estimate(stats, ratio, "b")
+
+
+def test_rounding_size_negatives_are_clipped_with_the_cross_product():
+    """Constant denominators (one order each) whose den_sum_sq came out a rounding below den_sum**2/n: the
+    denominator's variance is 0, and so is its covariance with the numerator (clipped to Cauchy-Schwarz),
+    so the ratio's variance is the numerator's alone, as with exact sums."""
+    ratio = MetricSpec(name="revenue_per_order", type="ratio")
+    values = np.random.default_rng(4).gamma(2.0, 20.0, 1000)
+    exact = stats_from_values(values, denominator=np.ones(1000))
+    rounded = exact | {"den_sum_sq": exact["den_sum_sq"] * (1 - 5e-10), "cross_sum": exact["cross_sum"] * (1 + 5e-10)}
+    got = arm_estimate(MetricStats(**rounded), ratio, "a")
+    assert got.var == pytest.approx(arm_estimate(MetricStats(**exact), ratio, "a").var, rel=1e-6)
+    assert got.var == pytest.approx(np.var(values, ddof=1) / 1000, rel=1e-6)
+
+
+def test_a_proportion_covariate_cross_product_is_checked_although_sum_sq_is_omitted():
+    # the schema cannot check cov_cross_sum without sum_sq; for a proportion sum_sq is implied (= sum)
+    metric = {"name": "conversion", "type": "proportion", "cuped": True}
+    arm = {"n": 1000, "sum": 100, "cov_sum": 500.0, "cov_sum_sq": 600.0, "cov_cross_sum": 300.0}  # 250 > 177
+    ok = {"n": 1000, "sum": 100, "cov_sum": 500.0, "cov_sum_sq": 600.0, "cov_cross_sum": 60.0}
+    with pytest.raises(ExperimentError, match=r"metric 'conversion', arm 'control': cov_cross_sum=300 implies"):
+        evaluate(two_arm_spec(metric, arm, ok))
+
+
+def test_the_rounding_tolerance_is_relative_and_grows_with_the_units_summed():
+    assert moment_tolerance(0) == MOMENT_TOLERANCE
+    assert moment_tolerance(10**9) == pytest.approx(MOMENT_TOLERANCE + 4e9 * 2.0**-53)
+    s = 1.1e8  # 10**8 units of 1.1 summed one by one: a relative error of several 1e-9 is rounding
+    values = {"sum": s, "sum_sq": s * s / 10**8 * (1 - 3e-9)}
+    assert second_moments(values, 10**8)[1] is None
+    assert "negative variance" in second_moments({"sum": 110.0, "sum_sq": 121.0 * (1 - 3e-9)}, 100)[1]

@@ -34,3 +34,37 @@ def test_weights_must_sum_to_one_and_variants_must_be_known():
         srm_test({"a": 10, "b": 10}, {"a": 0.5, "b": 0.6})
     with pytest.raises(ExperimentError, match="unknown variant"):
         srm_test({"a": 10, "c": 10}, {"a": 0.5, "b": 0.5})
+
+
+def test_an_arm_of_weight_zero_is_left_out_as_gbstats_does():
+    # issue 21: this raised; GrowthBook skips arms of weight 0 and tests the others against their weights
+    result = srm_test({"a": 5010, "b": 4750, "off": 37}, {"a": 0.5, "b": 0.5, "off": 0.0})
+    ref = stats.chisquare([5010, 4750], [4880, 4880])
+    assert result.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+    assert result.skipped == ["off"] and result.expected["off"] == 0.0 and result.observed["off"] == 37
+    three = srm_test({"a": 5010, "b": 4750, "c": 5240, "off": 0}, {"a": 0.34, "b": 0.33, "c": 0.33, "off": 0.0})
+    assert three.p_value == pytest.approx(1.6258640142438607e-06, rel=1e-9)  # gbstats' check_srm, as without "off"
+
+
+def test_fewer_than_two_weighted_arms_skip_the_check():
+    result = srm_test({"a": 10, "b": 3}, {"a": 1.0, "b": 0.0})
+    assert result.p_value != result.p_value and not result.flagged  # NaN: nothing to test
+
+
+def test_evaluate_answers_with_an_arm_of_weight_zero_and_says_so():
+    from experiments import evaluate
+
+    from .conftest import stats_from_values
+
+    arm = stats_from_values([1.0, 2.0, 3.0, 4.0] * 50)
+    spec = {
+        "name": "switched-off",
+        "variants": [{"name": "control", "weight": 0.5, "control": True}, {"name": "a", "weight": 0.5},
+                     {"name": "off", "weight": 0}],
+        "metrics": [{"name": "revenue", "type": "mean"}],
+        "data": {"control": {"revenue": arm}, "a": {"revenue": arm}, "off": {"revenue": arm}},
+    }
+    result = evaluate(spec)
+    assert result.srm.skipped == ["off"] and not result.srm.flagged
+    assert any("variant 'off' has weight 0" in w and "200 units" in w for w in result.warnings)
+    assert {c.arm for c in result.comparisons} == {"a", "off"}
