@@ -78,3 +78,12 @@ def test_bad_settings_and_missing_columns_are_refused_with_the_fix():
         DriftSettings(psi_warn=0.3, psi_alert=0.2)
     with pytest.raises(DataValidationError, match=r"\['y'\] are not in both"):
         drift_table(pd.DataFrame({"x": [1]}), pd.DataFrame({"x": [1]}), ["x", "y"])
+
+
+def test_columns_not_counted_are_reported_but_never_make_drifted():
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"tenure": rng.normal(size=2000), "spend": rng.normal(size=2000)})
+    current = pd.DataFrame({"tenure": rng.normal(2.0, 1.0, 2000), "spend": rng.normal(size=2000)})
+    result = drift_table(reference, current, counted=["spend"])
+    assert result.columns[0].status == "drift" and result.drifted == []
+    assert result.to_dict()["not_counted"] == ["tenure"]
