@@ -42,6 +42,7 @@ _LOGISTICS = frozenset({Role.LOGISTICS})
 ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "/v1/recommend": _STOREFRONT,
     "/v1/similar-items": _STOREFRONT,
+    "/v1/events": _STOREFRONT,
     "/v1/experiments/assign": frozenset({Role.STOREFRONT, Role.MARKETING}),
     "/v1/customers/score": _MARKETING,
     "/v1/audiences": _MARKETING,
@@ -67,8 +68,9 @@ OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json
                         "/"})
 """Paths served without a key: probes, metrics and the API documents (``/`` is BentoML's Swagger UI)."""
 
-OPEN_PREFIXES = ("/static_content/",)
-"""BentoML's Swagger UI assets."""
+OPEN_PREFIXES = ("/static_content/", "/console/")
+"""BentoML's Swagger UI assets; the operations console, which checks its own session cookie against the same keys
+and roles (:mod:`serving.console`)."""
 
 
 def hash_key(key: str) -> str:

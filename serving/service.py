@@ -22,6 +22,7 @@ import bentoml
 from starlette.responses import JSONResponse, Response
 
 from serving.auth import AuthMiddleware
+from serving.console import create_console_app
 from serving.errors import ErrorShapeMiddleware, error_response
 from serving.hot import HOT_PATHS, create_hot_app
 from serving.limits import RequestGuardMiddleware
@@ -68,6 +69,7 @@ def _bentoml_openapi() -> dict:
 
 
 hot_app = create_hot_app(current_runtime, _bentoml_openapi)
+console_app = create_console_app(current_runtime)  # the operations console (docs/console.md): its own cookie auth
 _CONFIG = _config()
 
 
@@ -81,6 +83,7 @@ _CONFIG = _config()
     logging={"access": {"enabled": True, "skip_paths": [*HOT_PATHS, "/metrics", "/livez", "/readyz"]}},
 )
 @bentoml.asgi_app(hot_app, path="/")
+@bentoml.asgi_app(console_app, path="/console")  # mounted before "/", which would otherwise match /console/...
 class Shopml:
     """Loads every champion once at start-up and serves them with the optimizers and the experiment engine."""
 
