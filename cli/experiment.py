@@ -70,7 +70,10 @@ def evaluate(
         )
     console.print(table)
     srm = result.srm
-    console.print(f"sample ratio check: p = {srm.p_value:.3g} ({'MISMATCH, not trustworthy' if srm.flagged else 'ok'})")
+    if srm.p_value != srm.p_value:  # NaN: fewer than two arms with a weight, nothing to compare
+        console.print("sample ratio check: not run (fewer than two arms with a weight; see the warnings)")
+    else:
+        console.print(f"sample ratio check: p = {srm.p_value:.3g} ({'MISMATCH, not trustworthy' if srm.flagged else 'ok'})")
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     d = result.decision
