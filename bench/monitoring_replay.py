@@ -129,6 +129,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     }
     result = json.loads(args.out.read_text()) if args.out.is_file() else {}
     result["replay"] = replay
+    serving = ROOT / "bench" / "results" / "prediction_log.json"
+    if serving.is_file():  # measured by bench/prediction_log.py (both sides in one run); copied for the file
+        measured = json.loads(serving.read_text())
+        result["serving_recommend_p99_ms_300rps"] = {**measured["recommend_p99_ms_300rps"],
+                                                     "source": "bench/results/prediction_log.json",
+                                                     "measured": measured.get("date")}
     args.out.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     print(json.dumps({k: v for k, v in replay.items() if k not in ("steps", "retrains", "comparison")}, indent=2,
                      default=_json_default))

@@ -52,13 +52,12 @@ def monitor(
     base = output or settings.reports_dir / f"monitor-{report['as_of']}.html"
     written = [write_monitor_report(report, base.with_suffix(suffix)) for suffix in (".html", ".json")]
     drift = report["drift"]
-    for name in ("predictions", "features"):
+    for name in ("predictions", "features", "orders"):
         if drift.get(name):
             rows = [(c["column"], c["status"], _num(c["psi"]), _num(c["p_value"]))
                     for c in drift[name]["columns"] if c["status"] != "stable" or name == "predictions"]
             if rows:
-                reference = ", ".join(report["champion"].get("reference_cutoffs") or [])
-                console.print(table(f"Drift of the {name} (reference: the customers at {reference})",
+                console.print(table(f"Drift of the {name} (reference: as of {report['champion'].get('reference_cutoff')})",
                                     ["column", "status", "PSI", "p-value"], rows))
     latest = report["outcomes"].get("churn_latest")
     if latest:
@@ -79,12 +78,12 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
                 cache: dict | None = None) -> dict[str, Any]:
     """The monitor report as of ``as_of`` (a JSON-safe dict with ``verdict``: the thresholds crossed).
 
-    The drift reference is the population the churn champion was trained on: the customers at each of its
-    training cutoffs (at most :data:`REFERENCE_CUTOFFS` of them, evenly spread), pooled, so that the reference
-    spans the months the model learned from rather than one season. ``cache`` (any dict, kept by the caller)
-    keeps the reference's features and scores between runs.
+    The drift reference is the population the champions were shipped on: the customers as of the end of the
+    churn champion's training data (its evaluation cutoff plus the horizon), and the order lines of the 28
+    days before that date; the current population is the customers as of ``as_of`` and the order lines of
+    its last 7 days. ``cache`` (any dict, kept by the caller) keeps the reference between runs.
     """
-    from features.customers import CUSTOMER_FEATURES, build_customer_features
+    from features.customers import CUMULATIVE_FEATURES, CUSTOMER_FEATURES, build_customer_features
     from features.pipeline import check_cutoff, default_cutoff
     from monitoring.drift import drift_table
     from monitoring.history import History
@@ -110,25 +109,28 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
         version = ",".join(f"{name}={v}" for name, v in sorted(versions.items()))
         current = build_customer_features(seen, when, products=products)
         scores = scorer.score(current)
-        cutoffs, auc = _champion_reference(settings, versions[CHURN], when, version_params)
+        shipped, auc = _champion_reference(settings, versions[CHURN], when, version_params)
         report["champion"] = {"versions": versions, "version": version, "evaluation_roc_auc": auc,
-                              "reference_cutoffs": cutoffs, "reference_cutoff": cutoffs[-1] if cutoffs else None,
-                              "scored_customers": len(scores)}
-        if not cutoffs:
-            report["notes"].append("the churn champion's run records no training cutoff before the as-of date: "
-                                   "drift not judged")
+                              "reference_cutoff": shipped, "scored_customers": len(scores)}
+        if shipped is None:
+            report["notes"].append("the churn champion's run records no cutoff before the as-of date: drift not "
+                                   "judged")
         else:
-            key = (tuple(cutoffs), version)
+            key = (shipped, version)
             if cache is None or key not in cache:
-                reference = pd.concat([build_customer_features(seen, pd.Timestamp(c), products=products)
-                                       for c in cutoffs], ignore_index=True)
+                reference = build_customer_features(seen, pd.Timestamp(shipped), products=products)
                 found = (reference, scorer.score(reference))
                 if cache is not None:
                     cache[key] = found
             reference, reference_scores = found if cache is None else cache[key]
             report["drift"] = {
-                "features": drift_table(reference, current, list(CUSTOMER_FEATURES), drift_settings).to_dict(),
+                "features": drift_table(reference, current, list(CUSTOMER_FEATURES), drift_settings,
+                                        counted=[c for c in CUSTOMER_FEATURES if c not in CUMULATIVE_FEATURES]
+                                        ).to_dict(),
                 "predictions": drift_table(reference_scores, scores, list(OUTPUTS), drift_settings).to_dict(),
+                "orders": drift_table(_order_stream(seen, pd.Timestamp(shipped), ORDER_REFERENCE_DAYS),
+                                      _order_stream(seen, when, ORDER_CURRENT_DAYS), list(ORDER_COLUMNS),
+                                      drift_settings).to_dict(),
             }
         if record:
             history.write_scores(when, scores[["customer_id", "churn_probability", "predicted_value"]]
@@ -149,6 +151,7 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
             report["notes"].append("no score of the current champions has passed its horizon yet: no outcome to "
                                    "judge")
     report["outcomes"]["recommendations"] = _records(_recommendation_outcomes(settings, seen, when, report["notes"]))
+    report["outcomes"]["forecasts"] = _records(_forecast_outcomes(settings, seen, report["notes"]))
     report["notes"].extend(history.problems)
     report["verdict"] = verdict(report, thresholds)
     return report
@@ -159,25 +162,35 @@ def settings_horizon(settings) -> int:
     return int(getattr(settings, "customer_horizon_days", 90))
 
 
-REFERENCE_CUTOFFS = 6
-"""Training cutoffs pooled into the drift reference (evenly spread over the champion's, oldest to newest)."""
+ORDER_COLUMNS = ("country", "unit_price", "quantity")
+"""The order stream's columns whose drift is judged (sale lines)."""
+ORDER_REFERENCE_DAYS, ORDER_CURRENT_DAYS = 28, 7
+"""Whole weeks on both sides, so the weekday mix cancels."""
+
+
+def _order_stream(orders: pd.DataFrame, until: pd.Timestamp, days: int) -> pd.DataFrame:
+    """The sale lines of the ``days`` before ``until``."""
+    window = orders.loc[(orders["ordered_at"] < until) & (orders["ordered_at"] >= until - pd.Timedelta(days=days))
+                        & (orders["quantity"] > 0)]
+    return window[list(ORDER_COLUMNS)]
 
 
 def _champion_reference(settings, churn_version: str, when: pd.Timestamp,
-                        version_params) -> tuple[list[str], float | None]:
-    """The churn champion's training cutoffs before ``when`` (see :func:`run_monitor`) and its evaluation AUC."""
-    import numpy as np
-
+                        version_params) -> tuple[str | None, float | None]:
+    """The date the churn champion was shipped on (see :func:`run_monitor`; its latest training cutoff when
+    that date is not before ``when``) and its evaluation ROC-AUC."""
     from training.names import CHURN
     from training.tracking import configure_mlflow
 
     params = version_params(settings, CHURN, churn_version)
     tags = configure_mlflow(settings).get_model_version(CHURN, churn_version).tags or {}
     auc = float(tags["roc_auc"]) if "roc_auc" in tags else None
+    if "cutoff_evaluation" in params and "cutoff_horizon_days" in params:
+        shipped = pd.Timestamp(params["cutoff_evaluation"]) + pd.Timedelta(days=int(params["cutoff_horizon_days"]))
+        if shipped < when:
+            return f"{shipped:%Y-%m-%d}", auc
     trained = sorted(v for k, v in params.items() if k.startswith("cutoff_train_") and pd.Timestamp(v) < when)
-    if len(trained) > REFERENCE_CUTOFFS:
-        trained = [trained[i] for i in np.linspace(0, len(trained) - 1, REFERENCE_CUTOFFS).round().astype(int)]
-    return trained, auc
+    return (trained[-1] if trained else None), auc
 
 
 def _logged_scores(settings, orders: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -216,6 +229,35 @@ def _recommendation_outcomes(settings, orders: pd.DataFrame, when: pd.Timestamp,
                           "model_version": records["model_version"].astype("str"),
                           "customer_id": records["subject"].map(ids), "items": records["output"].map(json.loads)})
     return recommendation_outcomes(frame.dropna(subset=["customer_id"]), orders, when)
+
+
+def _forecast_outcomes(settings, orders: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """``/v1/forecast`` answers from the log against the weekly sales that have arrived since (per SKU and
+    region, ``ALL`` being the SKU's total; origin: the day the forecast was served)."""
+    import json
+
+    from features.demand import ALL_REGIONS, demand_series
+    from monitoring.outcomes import forecast_outcomes
+
+    records = _read_log(settings, "forecast", notes)
+    if records.empty:
+        return pd.DataFrame()
+    outputs = records["output"].map(json.loads)
+    quantiles = outputs.map(lambda o: o.get("quantiles") or {})
+    if not all(q in quantiles.iloc[0] for q in ("p10", "p50", "p90")):
+        notes.append("logged forecasts lack p10/p50/p90: forecast outcomes not judged")
+        return pd.DataFrame()
+    series = records["subject"].str.split("|", n=1, expand=True)
+    forecasts = pd.DataFrame({
+        "origin": pd.to_datetime(records["logged_at"], utc=True).dt.tz_localize(None).dt.floor("D"),
+        "model_version": records["model_version"].astype("str"), "sku": series[0], "region": series[1],
+        "week": pd.to_datetime(outputs.map(lambda o: o.get("period_start"))),
+        **{q: quantiles.map(lambda d, q=q: d.get(q)).astype("float64") for q in ("p10", "p50", "p90")},
+    }).drop_duplicates(["origin", "model_version", "sku", "region", "week"], keep="last")
+    skus = sorted(forecasts["sku"].unique())
+    actuals = pd.concat([demand_series(orders, freq="W", skus=skus).assign(region=ALL_REGIONS),
+                         demand_series(orders, freq="W", skus=skus, by_region=True)], ignore_index=True)
+    return forecast_outcomes(forecasts, actuals.rename(columns={"period_start": "week"}))
 
 
 def _read_log(settings, endpoint: str, notes: list[str]) -> pd.DataFrame:

@@ -61,6 +61,10 @@ CUSTOMER_SET = FeatureSet(
 )
 # The feature names in output order: what a scorer needs besides customer_id.
 CUSTOMER_FEATURES: tuple[str, ...] = tuple(CUSTOMER_SET.feature_names)
+CUMULATIVE_FEATURES: tuple[str, ...] = ("days_since_first_order", "orders_total", "spend_total", "purchase_days",
+                                        "distinct_skus", "distinct_categories", "returned_spend")
+"""Features that only grow with a customer's tenure: their distribution moves as the shop ages whatever
+happens, so drift monitoring reports them without counting them (``docs/monitoring.md``)."""
 
 
 def build_customer_features(

@@ -76,20 +76,23 @@ class ColumnDrift:
 
 @dataclass(frozen=True)
 class DriftResult:
-    """Every column's :class:`ColumnDrift` and the settings they were judged with."""
+    """Every column's :class:`ColumnDrift`, the settings they were judged with, and which columns count
+    towards :attr:`drifted` (all by default; the others are reported only)."""
 
     columns: list[ColumnDrift]
     settings: DriftSettings = field(default_factory=DriftSettings)
+    counted: tuple[str, ...] | None = None
 
     @property
     def drifted(self) -> list[str]:
-        return [c.column for c in self.columns if c.drifted]
+        return [c.column for c in self.columns if c.drifted and (self.counted is None or c.column in self.counted)]
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(c) for c in self.columns])
 
     def to_dict(self) -> dict[str, object]:
         return {"settings": asdict(self.settings), "drifted": self.drifted,
+                "not_counted": [c.column for c in self.columns if self.counted is not None and c.column not in self.counted],
                 "columns": [asdict(c) for c in self.columns]}
 
 
@@ -121,8 +124,9 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str] | None = None,
-                settings: DriftSettings | None = None) -> DriftResult:
-    """Compare every column of ``columns`` (default: those in both frames) between the two populations."""
+                settings: DriftSettings | None = None, counted: Sequence[str] | None = None) -> DriftResult:
+    """Compare every column of ``columns`` (default: those in both frames) between the two populations;
+    only ``counted`` columns (default: all) make :attr:`DriftResult.drifted`."""
     settings = settings or DriftSettings()
     if columns is None:
         columns = [c for c in reference.columns if c in current.columns]
@@ -130,7 +134,8 @@ def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequenc
     if missing:
         raise DataValidationError(f"drift: column(s) {missing} are not in both populations; compare the columns "
                                   "both have.")
-    return DriftResult([_column(reference[c], current[c], c, settings) for c in columns], settings)
+    return DriftResult([_column(reference[c], current[c], c, settings) for c in columns], settings,
+                       None if counted is None else tuple(counted))
 
 
 def _column(reference: pd.Series, current: pd.Series, name: str, settings: DriftSettings) -> ColumnDrift:

@@ -24,9 +24,10 @@ import pandas as pd
 class MonitorThresholds:
     """When a monitor run alerts.
 
-    * a model output (churn probability, predicted value, segment) drifts (:class:`DriftSettings`), or at
-      least ``min_drifted_features`` input features do (one drifting feature among twenty is common and
-      rarely matters);
+    * a model output (churn probability, predicted value, segment) drifts (:class:`DriftSettings`), a column
+      of the order stream does (country, unit price, quantity of the last 7 days' sale lines), or at least
+      ``min_drifted_features`` input features do (cumulative features excepted; one drifting feature among
+      twenty is common and rarely matters);
     * the newest scored churn cohort's ROC-AUC is more than ``auc_drop`` below the champion's own evaluation
       AUC, or its ECE is above ``max_ece``.
     """
@@ -44,6 +45,9 @@ def verdict(report: dict[str, Any], thresholds: MonitorThresholds | None = None)
     outputs = (drift.get("predictions") or {}).get("drifted") or []
     if outputs:
         lines.append(f"model outputs drifted: {', '.join(outputs)}")
+    orders = (drift.get("orders") or {}).get("drifted") or []
+    if orders:
+        lines.append(f"the order stream drifted: {', '.join(orders)} of the last 7 days' sale lines")
     features = (drift.get("features") or {}).get("drifted") or []
     if len(features) >= thresholds.min_drifted_features:
         lines.append(f"{len(features)} features drifted (threshold {thresholds.min_drifted_features}): "
@@ -85,7 +89,7 @@ def _html(report: dict[str, Any]) -> str:
     for note in report.get("notes") or []:
         parts.append(f"<p class=note>{esc(note)}</p>")
     drift = report.get("drift") or {}
-    for name in ("predictions", "features"):
+    for name in ("predictions", "orders", "features"):
         table = drift.get(name)
         if table:
             frame = pd.DataFrame(table["columns"])

@@ -114,13 +114,14 @@ def forecast_outcomes(forecasts: pd.DataFrame, weekly_actuals: pd.DataFrame) -> 
 
     ``forecasts``: ``origin``, ``model_version``, ``sku``, ``week`` and the quantiles ``p10``, ``p50``, ``p90``;
     ``weekly_actuals``: ``sku``, ``week``, ``quantity`` (weeks with no sale may be absent: they count as 0
-    when the week is within the actuals' range).
+    when the week is within the actuals' range). With a ``region`` column on both, series are per region.
     """
     if forecasts.empty:
         return pd.DataFrame(columns=["origin", "model_version", "weeks_known", "wape", "coverage_80"])
+    keys = ["sku", "region", "week"] if "region" in forecasts and "region" in weekly_actuals else ["sku", "week"]
     last_week = weekly_actuals["week"].max()
     known = forecasts.loc[forecasts["week"] <= last_week]
-    joined = known.merge(weekly_actuals, on=["sku", "week"], how="left").fillna({"quantity": 0.0})
+    joined = known.merge(weekly_actuals[[*keys, "quantity"]], on=keys, how="left").fillna({"quantity": 0.0})
     rows = []
     for (origin, version), group in forecasts.groupby(["origin", "model_version"], sort=True):
         scored = joined.loc[(joined["origin"] == origin) & (joined["model_version"] == version)]

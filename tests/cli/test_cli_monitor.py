@@ -46,7 +46,7 @@ def test_monitor_scores_keeps_and_later_judges_the_outcomes(home):
     assert 0.5 < judged[0]["roc_auc"] <= 1 and 0 <= judged[0]["ece"] < 1
     assert {c["column"] for c in report["drift"]["predictions"]["columns"]} == {
         "churn_probability", "predicted_value", "segment"}
-    assert report["champion"]["reference_cutoff"] <= "2023-12-02"  # training cutoffs end before the evaluation window
+    assert report["champion"]["reference_cutoff"] == "2024-03-01"  # shipped: the end of its training data
     assert (later.returncode == 1) == bool(report["verdict"])  # the exit status is the verdict
 
 
@@ -57,6 +57,37 @@ def test_retrain_compares_with_the_champion_on_the_same_window_and_says_why(home
     text = " ".join(done.stdout.split())
     assert "evaluated on the window from 2024-06-" in text
     assert "champion v1" in text and ("beats" in text or "does not beat" in text)
+
+
+def test_logged_recommendations_and_forecasts_are_judged_once_actuals_arrive(home):
+    """Records written by the service's own log class (pseudonymous subjects), dated in the shop's past."""
+    import pandas as pd
+
+    from serving.predictions import PredictionLog
+
+    root, env = home
+    orders = pd.read_parquet(root / "data" / "orders.parquet")
+    sale = orders.loc[(orders["quantity"] > 0) & orders["customer_id"].notna()
+                      & (orders["ordered_at"] >= "2024-07-10")].iloc[0]
+    served = (sale["ordered_at"] - pd.Timedelta(days=2)).timestamp()
+    log = PredictionLog(root / "predictions")
+    log.append((served, "recommend", "recommender", "4", log.subject(sale["customer_id"]), [sale["sku"], "nope"]))
+    log.append((served, "recommend", "recommender", "4", log.subject(sale["customer_id"]), ["nope"]))
+    week = pd.Timestamp("2024-07-15")
+    sold = orders.loc[(orders["sku"] == sale["sku"]) & (orders["quantity"] > 0)
+                      & (orders["ordered_at"] >= week) & (orders["ordered_at"] < week + pd.Timedelta(days=7)),
+                      "quantity"].sum()
+    log.append((served, "forecast", "demand_forecast", "2", f"{sale['sku']}|ALL",
+                {"period_start": "2024-07-15", "horizon": 1, "quantiles": {"p10": 0.0, "p50": 10.0, "p90": 1e6}}))
+    assert log.flush() == 3
+    done = run_shopml(["monitor", "--as-of", "2024-09-09", "--no-record", "-o", str(root / "logged.json")], env)
+    assert done.returncode in (0, 1), done.stderr
+    outcomes = json.loads((root / "logged.json").read_text())["outcomes"]
+    (lists,) = [r for r in outcomes["recommendations"] if r["model_version"] == "4"]
+    assert lists["lists"] == 2 and lists["hits"] == 1 and lists["hit_rate"] == 0.5
+    (forecast,) = outcomes["forecasts"]
+    assert forecast["weeks_known"] == 1 and forecast["coverage_80"] == 1.0
+    assert forecast["wape"] == pytest.approx(abs(sold - 10.0) / sold)
 
 
 def test_bad_dates_and_corrupt_files_are_one_line_and_lose_nothing(home):
