@@ -49,6 +49,12 @@ from cli.retrain import retrain  # noqa: E402
 
 app.command("monitor")(monitor)
 app.command("retrain")(retrain)
+from cli import keys  # noqa: E402
+
+app.add_typer(keys.app, name="keys")
+from cli import audit  # noqa: E402
+
+app.add_typer(audit.app, name="audit")
 
 
 @app.callback()

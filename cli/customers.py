@@ -158,6 +158,11 @@ def audiences(
             result = score_audience(settings, as_of=as_of_ts, features_path=features, lake=source, **filters)
     path = output or settings.reports_dir / f"audience-{result.as_of:%Y-%m-%d}.parquet"
     write_audience(result.audience, path)
+    from shopml.audit import cli_actor, record
+
+    record(settings, cli_actor(), "audience.export", via="cli", rows=len(result.audience), scored=result.scored,
+           as_of=f"{result.as_of:%Y-%m-%d}", filter={k: v for k, v in filters.items() if v is not None},
+           file=str(path), models=dict(result.versions))
     console.print(table(f"Segments of {result.scored:,} customers as of {result.as_of:%Y-%m-%d}",
                         ["segment", "customers", "mean predicted value"], result.segment_rows()))
     console.print(f"{len(result.audience):,} customers written to {path} (models: churn v{result.versions['churn']}, "

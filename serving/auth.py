@@ -1,37 +1,31 @@
-"""Bearer API keys with roles, checked by a small ASGI middleware in front of every ``/v1`` route.
+"""Bearer API keys with roles, rate limits and lifecycles, checked by a small ASGI middleware before every ``/v1`` route.
 
-Keys are stored as SHA-256 digests (settings ``serve_api_keys``); a presented key is hashed and compared with
-every stored digest by :func:`hmac.compare_digest`, so the time taken does not depend on how much of a key was
-right nor on which key matched. No key, an unknown key, or a malformed header gives 401; a valid key whose
-roles may not call the route gives 403. Health, metrics and the OpenAPI documents are open; every other path
-needs a key whose role is listed for it exactly (deny by default: an unlisted path admits only admin). Keys
-never reach a log: only the key's configured ``name`` is attached to the request (``scope["state"]["api_key"]``).
+The keys are the settings' (``serve_api_keys``; the demo keys only in demo mode) and the managed key store's
+(``<data_home>/keys.json``, ``shopml keys``), as one :class:`serving.keys.KeyRing` kept in step with the store
+by :class:`serving.keys.ServiceKeys` (picked up within a second, no restart). A presented key is hashed and
+compared with every stored digest by :func:`hmac.compare_digest`, so the time taken does not depend on how much
+of a key was right nor on which key matched. No key, an unknown key, or a malformed header gives 401; a revoked
+or expired key gives 401 saying so; a valid key whose roles may not call the route gives 403; a key over its
+rate (:mod:`serving.ratelimit`) gives 429 with ``Retry-After``. Health, metrics and the OpenAPI documents are
+open; every other path needs a key whose role is listed for it exactly (deny by default: an unlisted path admits
+only admin). Keys never reach a log: the key's name and id are attached to the request
+(``scope["state"]["api_key"]`` and ``["api_key_id"]``, see :func:`caller_id`), which the audit trail records.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
+import time
+from typing import Any
 
-if TYPE_CHECKING:
-    from shopml.settings import ApiKeySetting
+from serving.keys import KeyRing, Principal, Role, hash_key
+from serving.ratelimit import RateLimiter
+
+__all__ = ["ANY_ROLE", "OPEN_PATHS", "OPEN_PREFIXES", "ROUTE_ROLES", "AuthMiddleware", "KeyRing", "Principal", "Role",
+           "allowed_roles", "caller_id", "hash_key"]
 
 logger = logging.getLogger(__name__)
-
-
-class Role(StrEnum):
-    """Who calls the service; ``admin`` may call everything."""
-
-    STOREFRONT = "storefront"
-    MARKETING = "marketing"
-    LOGISTICS = "logistics"
-    ADMIN = "admin"
 
 
 ANY_ROLE = frozenset(Role)
@@ -73,42 +67,6 @@ OPEN_PREFIXES = ("/static_content/", "/console/")
 and roles (:mod:`serving.console`)."""
 
 
-def hash_key(key: str) -> str:
-    """The SHA-256 hex digest stored in settings for ``key``."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller behind a valid key: the key's name (never the key) and its roles."""
-
-    name: str
-    roles: frozenset[Role]
-
-
-class KeyRing:
-    """The configured keys; :meth:`identify` finds the caller of a presented key in constant time."""
-
-    def __init__(self, keys: Iterable[ApiKeySetting]):
-        self._keys: list[tuple[bytes, Principal]] = []
-        for key in keys:
-            digest = bytes.fromhex(key.sha256)
-            roles = frozenset(Role(r) for r in key.roles)
-            self._keys.append((digest, Principal(key.name, roles)))
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def identify(self, presented: str) -> Principal | None:
-        """The principal whose digest equals the digest of ``presented``; every stored key is compared."""
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).digest()
-        found: Principal | None = None
-        for stored, principal in self._keys:
-            if hmac.compare_digest(stored, digest):
-                found = principal
-        return found
-
-
 def allowed_roles(path: str) -> frozenset[Role] | None:
     """Roles that may call ``path``: None for an open path, the empty set (admin only) for an unlisted one."""
     if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
@@ -127,28 +85,65 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _deny(send, status: int, message: str) -> None:
+async def _deny(send, status: int, message: str, retry_after: int | None = None) -> None:
     body = json.dumps({"error": message, "detail": []}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="shopml"'))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-class AuthMiddleware:
-    """ASGI middleware: 401 without a valid bearer key, 403 when the key's roles may not call the route."""
+def caller_id(scope_or_request: Any) -> str:
+    """The key id of the request's caller (``k_...`` or a settings key's name), for the audit trail."""
+    scope = getattr(scope_or_request, "scope", scope_or_request)
+    return str(scope.get("state", {}).get("api_key_id") or "unknown")
 
-    def __init__(self, app, keyring: KeyRing | None = None, keyring_factory=None):
+
+class AuthMiddleware:
+    """ASGI middleware: 401 without a valid (unrevoked, unexpired) key, 429 over the key's rate, 403 when the
+    key's roles may not call the route.
+
+    Parameters
+    ----------
+    keyring
+        A fixed ring (tests); default: the live :class:`serving.keys.ServiceKeys` of the shopml settings.
+    keyring_factory
+        Called once, on first use, for the ring or a live key source (an object with ``current()``).
+    clock, wall
+        Monotonic clock of the rate limiter and wall clock of expiry checks (tests pass fakes).
+    """
+
+    def __init__(self, app, keyring: KeyRing | None = None, keyring_factory=None,
+                 clock=time.monotonic, wall=time.time):
         self.app = app
         self._keyring = keyring
         self._factory = keyring_factory
+        self._source: Any = None
+        self._limiter = RateLimiter(clock)
+        self._wall = wall
+        self._demo_servers: set[str] | None = None  # addresses already checked while demo keys are active
+        if keyring is None and keyring_factory is None:
+            self._adopt(_service_keys())  # at start-up: the demo-key warning belongs in the start-up log
+
+    def _adopt(self, source) -> None:
+        self._source = source
+        if isinstance(source, KeyRing):
+            self._keyring = source
+        elif getattr(source, "demo_active", False):
+            self._demo_servers = set()
 
     @property
     def keyring(self) -> KeyRing:
-        if self._keyring is None:
-            self._keyring = self._factory() if self._factory is not None else KeyRing(_settings_keys())
-        return self._keyring
+        if self._keyring is not None:
+            return self._keyring
+        if self._source is None:
+            self._adopt(self._factory() if self._factory is not None else _service_keys())
+            if self._keyring is not None:
+                return self._keyring
+        return self._source.current()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -157,20 +152,58 @@ class AuthMiddleware:
         if roles is None:
             return await self.app(scope, receive, send)
         token = _bearer(scope["headers"])
-        principal = self.keyring.identify(token) if token is not None else None
+        ring = self.keyring
+        principal = ring.identify(token) if token is not None else None
         if principal is None:
             return await _deny(send, 401, "missing or invalid API key: send 'Authorization: Bearer <key>'")
+        if principal.managed:
+            now = self._wall()
+            why = principal.refusal(now)
+            if why is not None:
+                return await _deny(send, 401, why)
+            if self._source is not None:
+                self._source.seen(principal, now)
+        if principal.rate is not None:
+            wait = self._limiter.check(principal.key_id, principal.rate)
+            if wait:
+                return await _deny(send, 429, f"key {principal.key_id} is over its rate limit "
+                                              f"({principal.rate.per_second:g} requests/s, burst "
+                                              f"{principal.rate.burst:g}); retry after {wait} s", retry_after=wait)
+        if self._demo_servers is not None:
+            self._warn_demo(scope)
         if Role.ADMIN not in principal.roles and not (principal.roles & roles):
             if not roles:
                 return await _deny(send, 403, f"{scope['path']} is not a route this service offers to role(s) "
                                               f"{', '.join(sorted(principal.roles))}")
             need = ", ".join(sorted(roles))
             return await _deny(send, 403, f"key {principal.name!r} may not call {scope['path']}; it needs role {need}")
-        scope.setdefault("state", {})["api_key"] = principal.name
+        state = scope.setdefault("state", {})
+        state["api_key"] = principal.name
+        state["api_key_id"] = principal.key_id
         return await self.app(scope, receive, send)
 
+    def _warn_demo(self, scope) -> None:
+        """Once per local address: warn when a request reached the service beyond loopback with demo keys on."""
+        server = scope.get("server")
+        host = str(server[0]) if server else ""
+        assert self._demo_servers is not None
+        if host in self._demo_servers:
+            return
+        self._demo_servers.add(host)
+        from serving.keys import demo_warning
 
-def _settings_keys():
+        message = demo_warning(self._source.settings, host) if host else None
+        if message:
+            logger.warning(message)
+
+
+def _service_keys():
+    """The live keys of this service process; warns at start when the configured host is beyond loopback."""
+    from serving.keys import ServiceKeys, demo_warning
     from shopml.settings import load_settings
 
-    return load_settings().serve_api_keys
+    settings = load_settings()
+    message = demo_warning(settings)
+    if message:
+        logger.warning(message)
+    return ServiceKeys(settings)

@@ -46,6 +46,24 @@ DEMO_API_KEYS: tuple[dict[str, object], ...] = (
 )
 
 
+class RateLimitSetting(BaseModel):
+    """A per-key token bucket: requests per second and burst (see serving.ratelimit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: float = Field(..., gt=0, le=1_000_000)
+    burst: int = Field(..., ge=1, le=10_000_000)
+
+
+DEFAULT_RATE_LIMITS: dict[str, RateLimitSetting] = {
+    "storefront": RateLimitSetting(per_second=5000, burst=10_000),
+    "marketing": RateLimitSetting(per_second=2000, burst=4000),
+    "logistics": RateLimitSetting(per_second=200, burst=400),
+    "admin": RateLimitSetting(per_second=500, burst=1000),
+}
+"""Per-key limits by role, per worker process: high enough for the benches (docs/security.md)."""
+
+
 class Settings(BaseSettings):
     """Where shopml keeps its files, which MLflow it talks to, and how it seeds randomness."""
 
@@ -77,6 +95,17 @@ class Settings(BaseSettings):
         description="Bearer keys of the service, stored as SHA-256 hex digests with their roles; the default "
         "holds the demo keys (see docs/serving.md), replace them outside a demo.",
     )
+    demo_mode: bool = Field(
+        True, description="Accept the documented demo keys (demo-<role>-key, by their digests) wherever they are "
+        "configured; set false outside a demo (the service warns when it serves beyond loopback with them).",
+    )
+    serve_rate_limits: dict[Literal["storefront", "marketing", "logistics", "admin"], RateLimitSetting] = Field(
+        default_factory=dict, description="Per-key token buckets by role ({role: {per_second, burst}}, per worker "
+        "process); roles not listed keep DEFAULT_RATE_LIMITS; a key with several roles gets the largest.",
+    )
+    keys_rotation_grace_hours: float = Field(
+        24.0, ge=0, le=24 * 365, description="How long the old key keeps working after `shopml keys rotate`.",
+    )
     serve_max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body.")
     serve_poll_seconds: float = Field(
         0.0, ge=0, le=86_400, description="Poll the registry aliases this often and reload new champions (0: never)."
@@ -106,6 +135,29 @@ class Settings(BaseSettings):
         100_000, ge=1000, le=10_000_000, description="Records buffered between two writes (5 s); beyond it the "
         "oldest are dropped and counted, the request never waits.",
     )
+    events_max_sessions: int = Field(
+        100_000, ge=100, le=10_000_000, description="Sessions whose recent storefront events are kept in memory "
+        "(least recently used beyond it are forgotten).",
+    )
+    events_per_session: int = Field(
+        50, ge=1, le=1000, description="Most recent events kept per session (older ones are forgotten)."
+    )
+    events_window_seconds: float = Field(
+        1800.0, gt=0, le=30 * 86_400, description="Events older than this no longer shape a session's "
+        "recommendations.",
+    )
+    event_log: bool = Field(
+        True, description="Append every storefront event to <data_home>/events (pseudonymous ids, the prediction "
+        "log's key), for analysis and retraining.",
+    )
+    recommend_rules_path: Path | None = Field(
+        None, description="Business rules of the recommendations (JSON, docs/recommend.md); default "
+        "<data_home>/rules/recommend.json; no file: no rules.",
+    )
+    recommend_refresh_seconds: float = Field(
+        5.0, gt=0, le=3600, description="How often the service checks the rules file and the products and stock "
+        "tables for changes and reloads them (off the request path).",
+    )
     serve_heavy_workers: int = Field(
         1, ge=1, le=64, description="Processes for route plans and allocations (kept off the request threads)."
     )
@@ -130,6 +182,20 @@ class Settings(BaseSettings):
     def features_dir(self) -> Path:
         """Feature tables and their manifests."""
         return self.data_home / "features"
+
+    @property
+    def rules_path(self) -> Path:
+        """The recommendation rules file (``recommend_rules_path`` or ``<data_home>/rules/recommend.json``)."""
+        return self.recommend_rules_path or self.data_home / "rules" / "recommend.json"
+
+    @property
+    def keys_path(self) -> Path:
+        """The managed API key store (``shopml keys``): ``<data_home>/keys.json``."""
+        return self.data_home / "keys.json"
+
+    def rate_limit(self, role: str) -> RateLimitSetting:
+        """The per-key limit of ``role`` (``serve_rate_limits``, else the default)."""
+        return self.serve_rate_limits.get(role) or DEFAULT_RATE_LIMITS[role]  # type: ignore[call-overload]
 
     @property
     def reports_dir(self) -> Path:

@@ -3,7 +3,8 @@
 A new version becomes champion when it beats the current champion on the *same* evaluation: the runs'
 ``evaluation_key`` tags match and the primary metric is better, or, when the keys differ, the caller's
 ``rescore`` function re-evaluates the champion on the new evaluation. ``force`` overrides. The decision
-and its reason are written to the new run (tags ``promotion.*``) and the model version (tags).
+and its reason are written to the new run (tags ``promotion.*``) and the model version (tags), and recorded in
+the audit trail (:mod:`shopml.audit`, actions ``model.promote`` / ``model.register``), as is a manual promotion.
 :func:`load_champion` is the one way any model family is loaded from the registry.
 """
 
@@ -13,12 +14,15 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from shopml.errors import ShopmlError
 from training.contract import Champion, ServedModel
 from training.names import CHAMPION_ALIAS as CHAMPION
 from training.names import CHURN, CUSTOMER_VALUE, DEMAND_FORECAST, RECOMMENDER
+
+if TYPE_CHECKING:
+    from shopml.settings import Settings
 
 M = TypeVar("M", bound=ServedModel)
 
@@ -51,6 +55,7 @@ def register_and_promote(
     higher_is_better: bool = True,
     force: bool = False,
     rescore: Callable[[str], float] | None = None,
+    audit_to: Settings | Path | None = None,
 ) -> PromotionDecision:
     """Register ``model_uri`` under ``model_name`` and decide whether it becomes champion.
 
@@ -63,6 +68,8 @@ def register_and_promote(
     rescore
         Called with the champion's ``models:/`` URI when its evaluation differs; returns its metric on the
         new evaluation. Without it, a champion evaluated differently is kept (the reason says so).
+    audit_to
+        Settings or data home whose audit trail records the decision (default: see :func:`_audit`).
     """
     import mlflow
 
@@ -100,7 +107,31 @@ def register_and_promote(
     client.set_tag(run_id, "promotion.version", str(version))
     client.set_model_version_tag(model_name, version, "promotion", reason)
     log.info("%s v%s: %s", model_name, version, reason)
+    _audit(client, audit_to, "model.promote" if promoted else "model.register", model=model_name, version=str(version),
+           promoted=promoted, reason=reason, previous=decision.champion_version, metric=metric, value=float(value))
     return decision
+
+
+def _audit(client, audit_to: Settings | Path | None, action: str, **details: object) -> None:
+    """Record a registry decision in the audit trail (shopml.audit) of ``audit_to`` (settings or a data home),
+    else of the registry's data home: the folder of its SQLite store (``<data_home>/mlflow.db`` by default), or
+    the current settings' data home when the registry is theirs. A remote registry that is not the current
+    settings' is not guessed at: the decision is logged as unrecorded (pass ``audit_to``)."""
+    from shopml.audit import cli_actor, record
+    from shopml.settings import load_settings
+
+    home = audit_to
+    uri = str(getattr(client, "tracking_uri", "") or "")
+    if home is None and uri.startswith("sqlite:///"):
+        home = Path(uri.removeprefix("sqlite:///")).parent
+    if home is None:
+        current = load_settings()
+        if current.tracking_uri != uri:
+            log.warning("%s not in the audit trail: the registry %s is not the settings' (%s); pass audit_to",
+                        action, uri, current.tracking_uri)
+            return
+        home = current
+    record(home, cli_actor(), action, **details)
 
 
 def _current_champion(client, model_name: str):
@@ -167,7 +198,8 @@ def version_history(client, model_name: str) -> list[dict[str, object]]:
     return rows
 
 
-def set_champion(client, model_name: str, version: str, reason: str) -> str | None:
+def set_champion(client, model_name: str, version: str, reason: str,
+                 audit_to: Settings | Path | None = None) -> str | None:
     """Move the champion alias to ``version`` by hand; returns the previous champion version (or None)."""
     from mlflow.exceptions import MlflowException
 
@@ -183,6 +215,8 @@ def set_champion(client, model_name: str, version: str, reason: str) -> str | No
     client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_model_version_tag(model_name, version, "promotion", f"{reason} (set by hand)")
     log.info("%s: champion set to v%s by hand", model_name, version)
+    _audit(client, audit_to, "model.promote", model=model_name, version=str(version), promoted=True, reason=f"{reason} (set by hand)",
+           previous=None if previous is None else str(previous.version))
     return None if previous is None else str(previous.version)
 
 

@@ -128,9 +128,17 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
         return state["codec"]
 
     def ring() -> KeyRing:
-        if "ring" not in state:
-            state["ring"] = keyring if keyring is not None else KeyRing(the_settings().serve_api_keys)
-        return state["ring"]
+        if "ring" not in state:  # the API's live keys (settings and key store, picked up without a restart)
+            from serving.keys import ServiceKeys
+
+            state["ring"] = keyring if keyring is not None else ServiceKeys(the_settings())
+        return state["ring"] if isinstance(state["ring"], KeyRing) else state["ring"].current()
+
+    async def audit(actor: str, action: str, **details: Any) -> None:
+        """Append to the audit trail off the event loop (shopml.audit; raises AuditError)."""
+        from shopml.audit import record
+
+        await anyio.to_thread.run_sync(lambda: record(the_settings(), actor, action, **details))
 
     def tables() -> P.ShopTables:
         if "tables" not in state:
@@ -144,7 +152,12 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
         return HTMLResponse(html, status_code=status)
 
     def current(request) -> tuple[Session | None, str | None]:
-        return codec().read(request.cookies.get(COOKIE))
+        session, why = codec().read(request.cookies.get(COOKIE))
+        if session is not None:  # a key revoked or expired since the login ends its sessions
+            holder = ring().by_id(session.name)
+            if holder is not None and holder.refusal(time.time()) is not None:
+                return None, "ended"
+        return session, why
 
     def to_login(request, why: str | None) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -196,7 +209,8 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
         token, cookie = codec().login_token()
         why = request.query_params.get("why")
         notice = {"expired": "Your session has expired; log in again.",
-                  "invalid": "Your session is not valid; log in again."}.get(why or "")
+                  "invalid": "Your session is not valid; log in again.",
+                  "ended": "Your key was revoked or has expired; log in with a valid key."}.get(why or "")
         response = render("login.html", None, login_token=token, problem=problem, notice=notice,
                           next=request.query_params.get("next", ""))
         response.set_cookie(LOGIN_COOKIE, cookie, max_age=LOGIN_FORM_SECONDS, path=PREFIX, httponly=True,
@@ -218,14 +232,19 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
                                 headers={"Retry-After": str(int(LOGIN_ATTEMPTS[1]))})
         key = str(form.get("key") or "").strip()
         principal = ring().identify(key) if key else None
-        if principal is None:
+        refusal = principal.refusal(time.time()) if principal is not None else None
+        if principal is None or refusal is not None:
             failures[client] = [*recent, now]
             if len(failures) > 10_000:  # bounded: forget the oldest addresses
                 failures.pop(next(iter(failures)))
-            logger.info("console login refused (unknown key)")
-            return login_form(request, "That key is not a valid API key of this service.")
-        session, cookie = codec().issue(principal.name, principal.roles)
+            logger.info("console login refused (%s)", "unknown key" if principal is None else refusal)
+            await audit_quietly(principal.key_id if principal else "unknown", "console.login_failed",
+                                reason="unknown key" if principal is None else refusal)
+            return login_form(request, "That key is not a valid API key of this service." if refusal is None
+                              else f"That key may no longer be used: {refusal}.")
+        session, cookie = codec().issue(principal.key_id, principal.roles)  # the key id (a settings key's name)
         logger.info("console login: key %s", principal.name)
+        await audit_quietly(principal.key_id, "console.login", roles=sorted(principal.roles))
         target = str(form.get("next") or "")
         if not (target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target):
             target = home_of(session)
@@ -234,6 +253,15 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
                             samesite="strict", secure=request.url.scheme == "https")
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX, httponly=True, samesite="strict")
         return response
+
+    async def audit_quietly(actor: str, action: str, **details: Any) -> None:
+        """A login is recorded; a trail that cannot be written is logged, and does not lock people out."""
+        from shopml.audit import AuditError
+
+        try:
+            await audit(actor, action, **details)
+        except AuditError as exc:
+            logger.error("audit record %s of %s lost: %s", action, actor, exc)
 
     async def logout(request):
         session, _ = current(request)
@@ -334,6 +362,13 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
                 if runtime is not None else {"missing": starting}
             return render("customers.html", session, page=PAGE_BY_NAME["customers"], data=data)
         logger.info("console audience export by key %s", session.name)
+        try:  # no record, no file: an export the trail cannot hold is refused
+            await audit(session.name, "audience.export", via="console", rows=max(0, text.count("\n") - 1),
+                        filter=flt.request.model_dump(exclude_none=True, exclude={"format", "page", "page_size"}),
+                        country=flt.country)
+        except Exception as exc:  # noqa: BLE001 - AuditError and anything below it
+            logger.error("console audience export refused: %s", exc)
+            return refused(503, "the audit trail cannot be written, so the export is refused; see the service log")
         return Response(text, media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="audience.csv"'})
 

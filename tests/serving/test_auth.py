@@ -40,16 +40,33 @@ def test_hash_key_is_sha256_hex():
 
 def test_identify_compares_every_key(monkeypatch):
     """No early exit: the number of digest comparisons does not depend on which key matched."""
-    import serving.auth as auth
+    import serving.keys as keys
 
     calls = []
-    real = auth.hmac.compare_digest
-    monkeypatch.setattr(auth.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    real = keys.hmac.compare_digest
+    monkeypatch.setattr(keys.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
     ring = KeyRing(ApiKeySetting(**k) for k in DEMO_API_KEYS)
     for key in [*DEMO.values(), "wrong"]:
         calls.clear()
         ring.identify(key)
         assert len(calls) == len(DEMO_API_KEYS)
+
+
+def test_the_live_ring_compares_every_settings_and_stored_key(monkeypatch, settings):
+    """The same with the service's ring: settings keys and every stored key, revoked and expired ones too."""
+    import serving.keys as keys
+
+    store = keys.KeyStore(settings)
+    secrets = [store.create(["marketing"], actor="cli:t")[1] for _ in range(3)]
+    store.revoke(store.load()[0].id, actor="cli:t")
+    ring = keys.ServiceKeys(settings).current()
+    calls = []
+    real = keys.hmac.compare_digest
+    monkeypatch.setattr(keys.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    for key in [*secrets, DEMO["admin"], "wrong"]:
+        calls.clear()
+        assert (ring.identify(key) is None) == (key == "wrong")
+        assert len(calls) == len(DEMO_API_KEYS) + 3
 
 
 @pytest.mark.parametrize(
