@@ -51,7 +51,8 @@ def promote(
     from training.registry import set_champion
     from training.tracking import configure_mlflow
 
-    previous = set_champion(configure_mlflow(load_settings()), name, version.removeprefix("v"), reason)
+    settings = load_settings()
+    previous = set_champion(configure_mlflow(settings), name, version.removeprefix("v"), reason, audit_to=settings)
     was = f" (was v{previous})" if previous else ""
     console.print(f"{name}: champion is now v{version.removeprefix('v')}{was}")
 

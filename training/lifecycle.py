@@ -153,7 +153,7 @@ def run_training(settings: Settings, candidate: Candidate, result: R, *, force: 
         decision = register_and_promote(
             client, model_name=candidate.model_name, model_uri=uri, run_id=run.info.run_id,
             metric=candidate.metric, value=candidate.value, evaluation_key=lineage.evaluation_key,
-            higher_is_better=candidate.higher_is_better, force=force, rescore=candidate.rescore,
+            higher_is_better=candidate.higher_is_better, force=force, rescore=candidate.rescore, audit_to=settings,
         )
     return TrainOutcome(
         model_name=candidate.model_name, run_id=run.info.run_id, version=decision.version,
