@@ -5,22 +5,25 @@ Usage: ``.venv/bin/python bench/monitoring_replay.py [--customers 5000] [--shift
 Protocol (fixed before the first run):
 
 1. A synthetic shop (two years from 2023-01-01, ``--customers``, seed 11). From the **shift** date
-   (2024-04-01) a share ``--shift-size`` of the orders delivered to the shop's largest country never happen
+   (2024-01-08) a share ``--shift-size`` of the orders delivered to the shop's largest country never happen
    (:func:`features.synthetic.shocks.plant_shock`, ``demand_drop`` with ``countries``): a market-specific
    change, which a model that knows the country can learn once it sees labels after the shift.
-2. The first champions are trained as of 2024-01-01 (``run_retrain``: the usual cutoff plan on the lines
+2. The first champions are trained as of 2023-10-02 (``run_retrain``: the usual cutoff plan on the lines
    before that day).
-3. Every Monday from 2024-01-08 to 2024-12-30 (52 steps) ``run_monitor`` runs as of that day on the lines
+3. Every Monday from 2023-10-09 to 2024-09-30 (52 steps, 13 before the shift) ``run_monitor`` runs as of that day on the lines
    before it: it scores everyone with the champions, keeps the scores, judges drift against the champion's
    shipped population and the outcomes of the scores whose 90 days have passed.
 4. **Schedule**: ``run_retrain`` runs every 13 weeks, and also when the monitor crossed a threshold and the
    last retrain is at least 4 weeks old. After every retrain, a deliberately **worse challenger** (a churn
    model of three trees of two leaves, without the lifetime and population features) goes through the same
    promotion rule; it must never be promoted.
-5. **Stale vs retrained.** The stale model is the churn champion at the shift. After the first retrain that
-   saw labels from after the shift (its evaluation window starts after the shift), both it and the
-   then-champion score every weekly cohort whose 90-day window closes by the end of the data, and each is
-   judged by ROC-AUC (and ECE) on what customers did.
+5. **Stale vs retrained.** The stale model is the churn champion at the shift. The recipe trains on label
+   windows that end by its evaluation cutoff, itself 90 days before the retrain, so a shift reaches training
+   labels about 180 days after it happens. From the first churn retrain whose latest training cutoff is on or
+   after the shift (promoted or not: ``retrained_promoted`` says), both the stale model and that challenger
+   score every weekly cohort whose 90-day window closes by the end of the data, and each is judged by ROC-AUC
+   and ECE on what customers did. The shift is placed early enough (2024-01-08) for that to happen within
+   the data.
 
 ``drift_flagged_after_steps``: the number of weekly steps after the shift until the first monitor run whose
 verdict names drift (1 = the first Monday after the shift). ``false_alerts_before_shift``: steps before the
@@ -45,9 +48,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-SHIFT = pd.Timestamp("2024-04-01")
-FIRST_TRAIN = pd.Timestamp("2024-01-01")
-STEPS = pd.date_range("2024-01-08", "2024-12-30", freq="7D")
+SHIFT = pd.Timestamp("2024-01-08")
+FIRST_TRAIN = pd.Timestamp("2023-10-02")
+STEPS = pd.date_range("2023-10-09", "2024-09-30", freq="7D")
 RETRAIN_EVERY_WEEKS = 13
 RETRAIN_COOLDOWN_WEEKS = 4
 HORIZON = 90
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "steps_before_shift": sum(not s["after_shift"] for s in steps),
         "worse_challenger_promoted": any(m["promoted"] for m in worse_runs),
         "worse_challengers": len(worse_runs),
+        "retrained_promoted": comparison.get("retrained_promoted"),
         "comparison": comparison,
         "retrains": retrains,
         "steps": steps,
@@ -164,12 +168,12 @@ def _stale_vs_retrained(settings, tables, stale_versions, retrains) -> dict[str,
     from training.names import CHURN
     from training.registry import load_version
 
-    learned = [r for r in retrains if pd.Timestamp(r["evaluation_cutoff"]) > SHIFT
-               and any(m["promoted"] and m["model"] == CHURN and m["kind"] == "challenger" for m in r["models"])]
+    learned = [r for r in retrains if pd.Timestamp(r["evaluation_cutoff"]) - pd.Timedelta(days=HORIZON) >= SHIFT]
     if stale_versions is None or not learned:
-        return {"note": "no retrain after the shift promoted a churn model whose evaluation window began after it"}
+        return {"note": "no churn retrain had a training cutoff after the shift"}
     first = learned[0]
-    version = next(m["version"] for m in first["models"] if m["model"] == CHURN and m["kind"] == "challenger")
+    challenger = next(m for m in first["models"] if m["model"] == CHURN and m["kind"] == "challenger")
+    version = challenger["version"]
     models = {"stale": load_version(ChurnModel, settings, stale_versions),
               "retrained": load_version(ChurnModel, settings, {CHURN: version})}
     orders, products = tables["orders"], tables["products"]
@@ -188,7 +192,8 @@ def _stale_vs_retrained(settings, tables, stale_versions, retrains) -> dict[str,
             row[name] = {"roc_auc": float(roc_auc_score(y, p)), "ece": expected_calibration_error(y, p)}
         rows.append(row)
     out: dict[str, object] = {"cohorts": rows, "stale_versions": stale_versions,
-                              "retrained_version": version, "retrained_as_of": first["as_of"]}
+                              "retrained_version": version, "retrained_as_of": first["as_of"],
+                              "retrained_promoted": challenger["promoted"], "retrained_reason": challenger["reason"]}
     for name in models:
         out[name] = {"roc_auc_mean": float(np.mean([r[name]["roc_auc"] for r in rows])),
                      "ece_mean": float(np.mean([r[name]["ece"] for r in rows]))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -199,7 +200,34 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
         return session, form, None
 
     # ------------------------------------------------------------------------------------- login, logout
+    def warm() -> None:
+        """Compute the slow parts of the pages people open first (KPIs, segments, demand and replenishment, the
+        registry) once, in the background, while the person at the login page types a key: the first page
+        view then renders from the caches instead of paying for a pass over every order line."""
+        for _ in range(120):  # the runtime may still be loading its models
+            try:
+                runtime = get_runtime()
+                break
+            except Exception:  # noqa: BLE001 - not ready yet
+                time.sleep(1.0)
+        else:
+            return
+        for name, build in (("overview", lambda: P.overview(runtime)),
+                            ("customers", lambda: P.customers(runtime, tables(), None, None, preview=False)),
+                            ("demand", lambda: P.demand(runtime, tables(), "", "ALL")),
+                            ("models", lambda: P.models(runtime))):
+            try:
+                build()
+            except Exception:  # noqa: BLE001 - a page whose data is missing says so when it is opened
+                logger.debug("console warm-up of %s failed", name, exc_info=True)
+
+    def warm_once() -> None:
+        if not state.get("warming"):
+            state["warming"] = True
+            threading.Thread(target=warm, name="shopml-console-warm", daemon=True).start()
+
     async def login_page(request):
+        warm_once()
         session, _ = current(request)
         if session is not None:
             return RedirectResponse(home_of(session), status_code=303)
