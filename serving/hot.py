@@ -31,6 +31,8 @@ from serving.schemas import (
     AssignResponse,
     CustomerScoreRequest,
     CustomerScoreResponse,
+    EventsRequest,
+    EventsResponse,
     ModelsResponse,
     RecommendRequest,
     RecommendResponse,
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 HOT_ROUTES: tuple[tuple[str, str, type[BaseModel], type[BaseModel], str], ...] = (
     ("/v1/recommend", "recommend", RecommendRequest, RecommendResponse, "Top-k recommendations for a customer."),
     ("/v1/similar-items", "similar_items", SimilarItemsRequest, SimilarItemsResponse, "Items bought together."),
+    ("/v1/events", "record_events", EventsRequest, EventsResponse,
+     "Storefront events (view, add_to_cart, purchase) that shape the session's recommendations."),
     ("/v1/experiments/assign", "assign", AssignRequest, AssignResponse, "Variant of a unit in an experiment."),
     ("/v1/customers/score", "score_customers", CustomerScoreRequest, CustomerScoreResponse,
      "Churn probability, predicted value, P(alive) and segment per customer id."),

@@ -16,6 +16,21 @@ MAX_EXCLUDE = 500
 MAX_ID_LENGTH = 200
 """Longest customer id, SKU, experiment or unit id."""
 
+MAX_EVENTS_PER_REQUEST = 100
+"""Most storefront events in one ``POST /v1/events`` (a client batches what happened since its last call)."""
+
+MAX_EVENT_AGE_S = 7 * 86_400
+"""Oldest event time accepted (seconds before now): a client that was offline may send a week late."""
+
+MAX_EVENT_SKEW_S = 300
+"""Latest event time accepted (seconds after now): clock skew of the client."""
+
+MAX_FILTER_CATEGORIES = 50
+"""Most categories a recommendation request may restrict itself to."""
+
+MAX_PRICE = 1e9
+"""Largest price a request may filter on."""
+
 MAX_SCORE_CUSTOMERS = 1000
 """Most customer ids scored in one request."""
 

@@ -17,6 +17,7 @@ from typing import Any
 from serving import limits
 from serving.audiences import AudienceStore, build_audience_store, require
 from serving.errors import ServingError
+from serving.events import session_key
 from serving.heavy import HeavyLane, allocate_job, plan_routes_job
 from serving.models import (
     CUSTOMERS,
@@ -35,6 +36,8 @@ from serving.schemas import (
     AudienceResponse,
     CustomerScoreRequest,
     CustomerScoreResponse,
+    EventsRequest,
+    EventsResponse,
     ForecastRequest,
     ForecastResponse,
     ForecastRow,
@@ -49,6 +52,7 @@ from serving.schemas import (
     SizeRequest,
     StockAllocateRequest,
 )
+from serving.storefront import Storefront
 from shopml.settings import Settings
 from training.contract import ServedModel
 
@@ -73,6 +77,7 @@ class ServingRuntime:
         if settings.prediction_log:
             self.predictions = PredictionLog(settings.data_home / "predictions", settings.prediction_log_buffer,
                                              keep_days=settings.prediction_log_days)
+        self.storefront = Storefront(settings)
         self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
         self._kpi_lock = threading.Lock()
         self._kpi_cache: dict[tuple, dict[str, Any]] = {}
@@ -93,6 +98,7 @@ class ServingRuntime:
         self.heavy.warm_up()
         if self.predictions is not None:
             self.predictions.start()
+        self.storefront.start()
         self._loader = threading.Thread(target=self._start, name="shopml-start", daemon=True)
         self._loader.start()
 
@@ -110,6 +116,7 @@ class ServingRuntime:
         self.heavy.shutdown()
         if self.predictions is not None:
             self.predictions.stop()
+        self.storefront.stop()
 
     def _watch(self) -> None:
         poll = float(self.settings.serve_poll_seconds or 0)
@@ -151,6 +158,12 @@ class ServingRuntime:
         return True, {"reloaded": result, "ready": self.ready}
 
     def _model_changed(self, loaded: LoadedModel[ServedModel]) -> None:
+        if loaded.name == RECOMMENDER.name:
+            try:
+                self.storefront.model_loaded(loaded.version, loaded.obj)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - the plain lists are still served; the watcher retries
+                logger.exception("storefront state not built for recommender %s", loaded.version)
+            return
         if loaded.name != CUSTOMERS.name:
             return
         try:
@@ -171,6 +184,8 @@ class ServingRuntime:
             note = loaded.note if loaded else self.models.error(spec.name)
             if spec.name == CUSTOMERS.name and self.audience_error:
                 note = f"{note + '; ' if note else ''}audience store: {self.audience_error}"
+            if spec.name == RECOMMENDER.name and self.storefront.error:
+                note = f"{note + '; ' if note else ''}{self.storefront.error}"
             infos.append(
                 ModelInfo(
                     name=spec.name,
@@ -190,27 +205,64 @@ class ServingRuntime:
         loaded = self.models.get(RECOMMENDER)
         model = loaded.obj
         known = req.customer_id is not None and model.knows_customer(req.customer_id)
-        recs = model.recommend(
-            req.customer_id, k=req.k, exclude=tuple(req.exclude), country=req.country,
-            include_purchased=req.include_purchased,
-        )
+        state = self.storefront.live_for(loaded.version)
+        session_events, applied = 0, []
+        if state is None:  # for the moment between a model load and its live state: the plain list
+            if req.categories is not None or req.min_price is not None or req.max_price is not None:
+                raise ServingError("the recommender's catalogue (categories, prices) is being loaded; retry shortly",
+                                   status=503, headers={"Retry-After": "2"})
+            recs = model.recommend(req.customer_id, k=req.k, exclude=tuple(req.exclude), country=req.country,
+                                   include_purchased=req.include_purchased)
+        else:
+            session = self.storefront.sessions.recent(session_key(req.session_id, req.customer_id))
+            region = req.country or model.country_of(req.customer_id)
+            rules = state.rules.for_request(region, req.categories, req.min_price, req.max_price)
+            answer = state.live.recommend(req.customer_id, k=req.k, exclude=req.exclude, country=req.country,
+                                          include_purchased=req.include_purchased, session=session, rules=rules)
+            recs, session_events, applied = answer.items, answer.session_events, answer.rules_applied
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
         if self.predictions is not None:
             self.predictions.record("recommend", RECOMMENDER.name, loaded.version,
                                     self.predictions.subject(req.customer_id), [i.sku for i in items])
         return RecommendResponse(customer_id=req.customer_id, known_customer=known, items=items,
-                                 model_version=loaded.version)
+                                 model_version=loaded.version, session_events=session_events,
+                                 rules_applied=applied)
 
     def similar_items(self, req: SimilarItemsRequest) -> SimilarItemsResponse:
         loaded = self.models.get(RECOMMENDER)
         model = loaded.obj
-        recs = model.similar_items(req.sku, k=req.k, exclude=tuple(req.exclude))
+        state = self.storefront.live_for(loaded.version)
+        applied: list[str] = []
+        if state is None:
+            recs = model.similar_items(req.sku, k=req.k, exclude=tuple(req.exclude))
+            known_item = bool(model.knows_item(req.sku))
+        else:
+            answer = state.live.similar_items(req.sku, k=req.k, exclude=req.exclude, rules=state.rules.for_similar())
+            recs, applied = answer.items, answer.rules_applied
+            known_item = state.live.knows_item(req.sku)
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
         if self.predictions is not None:
             self.predictions.record("similar-items", RECOMMENDER.name, loaded.version, req.sku,
                                     [i.sku for i in items])
-        return SimilarItemsResponse(sku=req.sku, known_item=bool(model.knows_item(req.sku)), items=items,
-                                    model_version=loaded.version)
+        return SimilarItemsResponse(sku=req.sku, known_item=known_item, items=items, model_version=loaded.version,
+                                    rules_applied=applied)
+
+    def record_events(self, req: EventsRequest) -> EventsResponse:
+        """Keep each event in its session (and its customer's) and append it to the event log."""
+        now = time.time()
+        sessions, log = self.storefront.sessions, self.storefront.events
+        loaded = self.models.loaded(RECOMMENDER.name)
+        state = self.storefront.live_for(loaded.version) if loaded is not None else None
+        unknown: dict[str, None] = {}
+        for event in req.events:
+            at = event.at.timestamp() if event.at is not None else now
+            keys = [k for k in (session_key(event.session_id, None), session_key(None, event.customer_id)) if k]
+            sessions.add(keys, at, event.sku, event.type)
+            if log is not None:
+                log.record(at, event.type, event.sku, event.customer_id, event.session_id)
+            if state is not None and not state.live.knows_item(event.sku):
+                unknown[event.sku] = None
+        return EventsResponse(accepted=len(req.events), unknown_skus=list(unknown))
 
     def assign(self, req: AssignRequest) -> AssignResponse:
         from experiments import assign

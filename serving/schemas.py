@@ -6,9 +6,10 @@ and bounds every string, list and number, so that one request stays cheap and no
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from experiments.assignment import AssignmentSpec
 from optimization.allocation.options import AllocationOptions
@@ -24,6 +25,8 @@ from serving import limits
 
 Id = Annotated[str, Field(min_length=1, max_length=limits.MAX_ID_LENGTH)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+Category = Annotated[str, Field(min_length=1, max_length=100)]
+Price = Annotated[float, Field(ge=0, le=limits.MAX_PRICE, allow_inf_nan=False)]
 
 
 class Request(BaseModel):
@@ -44,13 +47,24 @@ class Response(BaseModel):
 
 
 class RecommendRequest(HotRequest):
-    """Top-k items for a customer; an unknown or missing customer gets the recommender's fallback list."""
+    """Top-k items for a customer; an unknown or missing customer gets the recommender's fallback list.
+
+    With a ``session_id`` (or, without one, a ``customer_id``) that sent events to ``POST /v1/events``, the list
+    is blended with items similar to the session's recent events; the rules file and the request's filters apply.
+    """
 
     customer_id: Id | None = Field(None, description="None (a guest) or an unknown id gets popular items.")
+    session_id: Id | None = Field(None, description="The shopper's session (events sent with the same id shape "
+                                  "the list); without it, the customer's own events do.")
     k: int = Field(10, ge=1, le=limits.MAX_K, strict=True)
     exclude: list[Id] = Field(default_factory=list, max_length=limits.MAX_EXCLUDE, description="SKUs to leave out.")
-    country: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    country: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="The shopper's country or region (fallback lists and stock); default: the customer's.")
     include_purchased: bool = Field(False, strict=True)
+    categories: list[Category] | None = Field(None, min_length=1, max_length=limits.MAX_FILTER_CATEGORIES,
+                                              description="Only items of these categories.")
+    min_price: Price | None = Field(None, description="Only items at this list price or above.")
+    max_price: Price | None = Field(None, description="Only items at this list price or below.")
 
 
 class Item(Response):
@@ -64,6 +78,57 @@ class RecommendResponse(Response):
     known_customer: bool
     items: list[Item]
     model_version: str
+    session_events: int = Field(0, description="Recent events of the session that shaped the list.")
+    rules_applied: list[str] = Field(default_factory=list,
+                                     description="Rules that removed, moved or added an item of this answer.")
+
+
+EventKind = Literal["view", "add_to_cart", "purchase"]
+
+
+class Event(HotRequest):
+    """One storefront event: who (a customer id, an anonymous session id, or both), what, which SKU, when."""
+
+    type: EventKind
+    sku: Id
+    customer_id: Id | None = None
+    session_id: Id | None = Field(None, description="An anonymous shopper's session (a cookie id, for example).")
+    at: datetime | None = Field(None, description="When it happened (ISO 8601; no zone means UTC); default: now. "
+                                "At most 7 days old and 5 minutes ahead.")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Event:
+        if self.customer_id is None and self.session_id is None:
+            raise ValueError("give a customer_id or a session_id (or both)")
+        return self
+
+    @field_validator("at")
+    @classmethod
+    def _recent(cls, at: datetime | None) -> datetime | None:
+        if at is None:
+            return None
+        try:
+            at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("not a time this service can place; send ISO 8601 in UTC") from None
+        now = datetime.now(UTC)
+        if at < now - timedelta(seconds=limits.MAX_EVENT_AGE_S):
+            raise ValueError(f"more than {limits.MAX_EVENT_AGE_S // 86_400} days old; send events as they happen")
+        if at > now + timedelta(seconds=limits.MAX_EVENT_SKEW_S):
+            raise ValueError(f"more than {limits.MAX_EVENT_SKEW_S} s in the future; check the client's clock")
+        return at
+
+
+class EventsRequest(HotRequest):
+    """Storefront events, oldest first, kept per session for the recent window and appended to the event log."""
+
+    events: list[Event] = Field(..., min_length=1, max_length=limits.MAX_EVENTS_PER_REQUEST)
+
+
+class EventsResponse(Response):
+    accepted: int
+    unknown_skus: list[str] = Field(description="SKUs the recommender and the products table do not know (kept "
+                                    "and logged, but they shape no list until they are known).")
 
 
 class SimilarItemsRequest(HotRequest):
@@ -79,6 +144,8 @@ class SimilarItemsResponse(Response):
     known_item: bool
     items: list[Item]
     model_version: str
+    rules_applied: list[str] = Field(default_factory=list,
+                                     description="Rules that removed, moved or added an item of this answer.")
 
 
 class AssignRequest(HotRequest):

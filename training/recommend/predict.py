@@ -176,9 +176,22 @@ class Recommender(ServedModel):
         popularity fallbacks; ``country`` overrides the customer's country for them. ``exclude`` (SKUs) and
         retired items never appear. The list is shorter than ``k`` only if the catalogue runs out.
         """
+        skus = self._sku_list
+        return [Recommendation(skus[j], s, source)
+                for j, s, source in self.candidates(customer_id, k, exclude, country, include_purchased)]
+
+    def candidates(
+        self,
+        customer_id: str | None,
+        k: int = 10,
+        exclude: Iterable[str] = (),
+        country: str | None = None,
+        include_purchased: bool = False,
+    ) -> list[tuple[int, float, str]]:
+        """:meth:`recommend` as ``(item index, score, source)`` tuples (indices into :attr:`skus`)."""
         k = self._check_k(k)
         blocked = self._blocked(exclude)
-        out: list[Recommendation] = []
+        out: list[tuple[int, float, str]] = []
         taken: set[int] = set()
         row = self._customer_index.get(str(customer_id)) if customer_id is not None else None
         if row is not None:
@@ -194,6 +207,21 @@ class Recommender(ServedModel):
             self._fallback(out, taken, country, k, blocked)
         return out
 
+    def country_of(self, customer_id: str | None) -> str | None:
+        """The country of a known customer's latest order (None for a guest or an unknown customer)."""
+        row = self._customer_index.get(str(customer_id)) if customer_id is not None else None
+        if row is None or self.customer_country[row] < 0:
+            return None
+        return str(self.countries[self.customer_country[row]])
+
+    def customer_row(self, customer_id: str | None) -> int | None:
+        """Row of a known customer in :attr:`customer_ids` (None when unknown)."""
+        return self._customer_index.get(str(customer_id)) if customer_id is not None else None
+
+    def item_index(self, sku: str) -> int | None:
+        """Column of a known SKU in :attr:`skus` (None when unknown)."""
+        return self._item_index.get(sku)
+
     def similar_items(self, sku: str, k: int = 10, exclude: Iterable[str] = ()) -> list[Recommendation]:
         """Items most often bought by the same customers as ``sku`` (never ``sku`` itself).
 
@@ -201,14 +229,15 @@ class Recommender(ServedModel):
         """
         k = self._check_k(k)
         blocked = self._blocked(exclude)
-        out: list[Recommendation] = []
+        out: list[tuple[int, float, str]] = []
         j = self._item_index.get(str(sku))
         taken: set[int] = set() if j is None else {j}
         if j is not None:
             self._extend(out, taken, *self.neighbours.row(j), SOURCE_SIMILAR, k, blocked)
         if len(out) < k:
             self._extend(out, taken, *self.popular_global, SOURCE_GLOBAL, k, blocked)
-        return out
+        skus = self._sku_list
+        return [Recommendation(skus[i], s, source) for i, s, source in out]
 
     def recommend_batch(
         self,
@@ -243,7 +272,6 @@ class Recommender(ServedModel):
         # walk the list in small slices: converting a whole catalogue-long list per request allocates
         # thousands of Python objects and triggers garbage collections that dominate the p99
         active = self.active
-        skus = self._sku_list
         start, n = 0, len(items)
         while start < n and len(out) < k:
             stop = start + 2 * (k - len(out)) + len(taken) + len(blocked) + 8
@@ -251,7 +279,7 @@ class Recommender(ServedModel):
                 if j in taken or j in blocked or not active[j]:
                     continue
                 taken.add(j)
-                out.append(Recommendation(skus[j], s, source))
+                out.append((j, s, source))
                 if len(out) >= k:
                     return
             start = stop

@@ -1,0 +1,183 @@
+"""A bounded in-memory buffer of records written to day-partitioned Parquet by a daemon thread.
+
+The prediction log (:mod:`serving.predictions`) and the storefront event log (:mod:`serving.events`) share it.
+Recording must not slow the request: :meth:`BufferedParquetLog.append` appends one tuple to a bounded deque
+(when it is full the oldest record is dropped and counted, never the request), and a daemon thread writes the
+buffer every ``flush_seconds`` to ``<root>/date=YYYY-MM-DD/part-<ns>-<pid>.parquet`` (one file per flush and
+process, written to a temporary name and renamed, so a reader never sees half a file). Partitions older than
+``keep_days`` are deleted.
+
+Ids of people (customers, anonymous sessions) are stored pseudonymously: :func:`pseudonym` is an HMAC-SHA256 of
+the id under the data home's secret (:func:`log_key`, kept in ``<data_home>/predictions/.key``), so a log can be
+joined with the shop's tables, and with the other logs, by whoever holds the key, and leaks no id by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def log_key(root: Path) -> bytes:
+    """The pseudonymisation secret in ``root/.key``, created on first use (readable by its owner only)."""
+    path = Path(root) / ".key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".key.{os.getpid()}")
+        staging.write_bytes(secrets.token_bytes(32))
+        staging.chmod(0o600)
+        try:
+            os.link(staging, path)  # atomic and refuses to overwrite: two first users agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+    return path.read_bytes()
+
+
+def pseudonym(key: bytes, value: str | None) -> str | None:
+    """The 16-byte hex HMAC-SHA256 of ``value`` under ``key`` (None stays None: a guest)."""
+    if value is None:
+        return None
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+class BufferedParquetLog:
+    """Records (tuples whose first field is a UNIX time) buffered in memory and flushed to Parquet partitions.
+
+    Subclasses name their ``columns`` and turn a batch of records into a ``pyarrow.Table`` (:meth:`to_table`).
+
+    Parameters
+    ----------
+    root
+        Folder of the ``date=YYYY-MM-DD`` partitions.
+    key
+        The pseudonymisation secret (default: ``log_key(root)``).
+    capacity
+        Records kept between two flushes; beyond it the oldest are dropped and counted (:attr:`dropped`).
+    """
+
+    columns: tuple[str, ...] = ()
+    thread_name = "shopml-log"
+
+    def __init__(self, root: Path, capacity: int = 100_000, flush_seconds: float = 5.0, keep_days: int = 30,
+                 key: bytes | None = None):
+        self.root = Path(root)
+        self.key = key if key is not None else log_key(self.root)
+        self.flush_seconds = flush_seconds
+        self.keep_days = keep_days
+        self._buffer: deque[tuple] = deque(maxlen=capacity)
+        self._appended = 0
+        self.written = 0
+        self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def dropped(self) -> int:
+        """Records lost because the buffer was full between two flushes."""
+        return self._appended - self.written - len(self._buffer)
+
+    def append(self, record: tuple) -> None:
+        """Buffer one record (microseconds; called on the request path)."""
+        self._buffer.append(record)
+        self._appended += 1
+
+    def subject(self, value: str | None) -> str | None:
+        """The pseudonym of a customer or session id under this log's key."""
+        return pseudonym(self.key, value)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+                self.rotate()
+            except Exception:  # noqa: BLE001 - the log must never take the service down
+                logger.exception("%s: flush failed; records stay buffered", self.root)
+
+    def flush(self) -> int:
+        """Write every buffered record; returns how many were written."""
+        with self._flush_lock:
+            records = []
+            while self._buffer:
+                try:
+                    records.append(self._buffer.popleft())
+                except IndexError:
+                    break
+            if not records:
+                return 0
+            by_day: dict[date, list[tuple]] = {}
+            for record in records:
+                by_day.setdefault(datetime.fromtimestamp(record[0], UTC).date(), []).append(record)
+            for day, rows in by_day.items():
+                self._write(day, rows)
+            self.written += len(records)
+            return len(records)
+
+    def to_table(self, rows: Sequence[tuple]) -> Any:
+        """The ``pyarrow.Table`` of a batch of records (one column per name in :attr:`columns`)."""
+        raise NotImplementedError
+
+    def _write(self, day: date, rows: list[tuple]) -> None:
+        import pyarrow.parquet as pq
+
+        table = self.to_table(rows)
+        folder = self.root / f"date={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
+        staging = folder / f".{name}.tmp"
+        pq.write_table(table, staging)
+        staging.rename(folder / name)
+
+    def rotate(self, today: date | None = None) -> list[Path]:
+        """Delete the day partitions older than ``keep_days``; returns them."""
+        cutoff = (today or datetime.now(UTC).date()) - timedelta(days=self.keep_days)
+        removed = []
+        for folder in sorted(self.root.glob("date=*")):
+            try:
+                day = date.fromisoformat(folder.name.removeprefix("date="))
+            except ValueError:
+                continue
+            if day < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        return removed
+
+
+def read_partitions(root: Path, columns: Sequence[str]):
+    """Every record under ``root`` as one pandas frame (empty with ``columns`` when there is none)."""
+    import pandas as pd
+
+    files = sorted(Path(root).glob("date=*/part-*.parquet"))
+    if not files:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def utc_times(rows: Sequence[tuple], field: int = 0) -> Any:
+    """A ``pyarrow`` UTC millisecond timestamp array of the UNIX times in ``rows[i][field]``."""
+    import pyarrow as pa
+
+    return pa.array([datetime.fromtimestamp(r[field], UTC) for r in rows], pa.timestamp("ms", tz="UTC"))

@@ -1,0 +1,186 @@
+"""Live recommendations: session blending, cold start and rules over the trained recommender.
+
+Invariants: without a session, rules or new products the answer is the recommender's own; rules are never
+broken whatever the masks; the session moves the list towards the neighbours of its most recent items; a product
+added to ``products`` is found before it has sold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.recommend.live import (
+    SOURCE_COLD,
+    SOURCE_CONTENT,
+    SOURCE_PINNED,
+    SOURCE_SESSION,
+    BlendConfig,
+    ListRules,
+    LiveRecommender,
+    SessionEvent,
+)
+
+
+@pytest.fixture(scope="module")
+def rec(fitted):
+    return fitted.recommender
+
+
+@pytest.fixture(scope="module")
+def live(rec, shop_tables):
+    return LiveRecommender(rec, shop_tables["products"])
+
+
+def _skus(answer):
+    return [r.sku for r in answer.items]
+
+
+def test_without_session_rules_or_new_products_the_answer_is_the_recommenders(rec, live):
+    assert live.n_cold == 0
+    for customer in [*rec.customer_ids[:20].tolist(), "nobody", None]:
+        answer = live.recommend(customer, k=10)
+        assert answer.items == rec.recommend(customer, k=10) and answer.rules_applied == []
+        assert live.similar_items(rec.skus[0], k=5).items == rec.similar_items(rec.skus[0], k=5)
+
+
+def test_exclusions_give_the_recommenders_order_and_say_so(rec, live):
+    customer = str(rec.customer_ids[1])
+    top = [r.sku for r in rec.recommend(customer, k=10)]
+    answer = live.recommend(customer, k=10, exclude=top[:3])
+    assert _skus(answer) == [r.sku for r in rec.recommend(customer, k=10, exclude=top[:3])]
+    assert answer.rules_applied == ["exclude"]
+
+
+def test_cart_items_are_not_recommended_and_the_session_leads(rec, live):
+    customer = str(rec.customer_ids[2])
+    cart = [str(s) for s in rec.skus[:3]]
+    answer = live.recommend(customer, k=10, session=[SessionEvent(s, "add_to_cart") for s in cart])
+    assert not set(cart) & set(_skus(answer)) and len(answer.items) == 10
+    assert answer.session_events == 3 and answer.items[0].source == SOURCE_SESSION
+    neighbours = {str(rec.skus[j]) for s in cart for j in rec.neighbours.row(rec.item_index(s))[0]}
+    assert set(_skus(answer)[:5]) <= neighbours
+    viewed = live.recommend(customer, k=10, session=[SessionEvent(cart[0], "view")])
+    assert viewed.session_events == 1  # a view does not put the item in the cart: it may still be shown
+
+
+def test_older_events_decay_with_the_half_life(rec, shop_tables):
+    a, b = (str(s) for s in rec.skus[[0, 5]])
+    events = [SessionEvent(a, "view"), SessionEvent(b, "view")]
+    want = [str(rec.skus[j]) for j in rec.neighbours.row(5)[0][:5] if str(rec.skus[j]) != a][:4]
+    sharp = LiveRecommender(rec, shop_tables["products"], BlendConfig(half_life_events=0.05, weight=1.0))
+    assert _skus(sharp.recommend(None, k=4, session=events)) == want  # the older event weighs 0.5 ** 20
+    flat = LiveRecommender(rec, shop_tables["products"], BlendConfig(half_life_events=1e6, weight=1.0))
+    swapped = [SessionEvent(b, "view"), SessionEvent(a, "view")]
+    assert _skus(flat.recommend(None, k=10, session=events)) == _skus(flat.recommend(None, k=10, session=swapped))
+
+
+def test_unknown_session_skus_are_ignored(rec, live):
+    assert live.recommend(None, k=5, session=[SessionEvent("NO-SUCH-SKU")]).items == rec.recommend(None, k=5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rules_are_never_broken(rec, live, seed):
+    rng = np.random.default_rng(seed)
+    stock = rng.random(live.n_items) > 0.3
+    price = rng.random(live.n_items) > 0.2
+    rules = ListRules(filters=(("stock", stock), ("filter:price", price)), max_per_category=2)
+    customer = str(rng.choice(rec.customer_ids))
+    session = [SessionEvent(str(s), "view") for s in rng.choice(rec.skus, 4)]
+    answer = live.recommend(customer, k=12, session=session, rules=rules)
+    idx = [live.item_index(s) for s in _skus(answer)]
+    assert len(idx) == len(set(idx)) == 12
+    assert stock[idx].all() and price[idx].all()
+    assert max(pd.Series(live.category[idx]).value_counts()) <= 2
+    assert set(answer.rules_applied) <= {"stock", "filter:price", "max_per_category"}
+    assert answer.rules_applied  # 30 % out of stock: some top item was removed
+
+
+def test_pins_and_boosts_move_items_and_are_named(rec, live):
+    customer = str(rec.customer_ids[4])
+    plain = _skus(live.recommend(customer, k=10))
+    pinned = live.item_index(plain[7])
+    outsider = next(j for j in range(live.n_items) if str(live.skus[j]) not in plain)
+    rules = ListRules(pins=(("pin:promo", outsider, 2),), boosts=(("boost:b", np.array([pinned]), 100.0),))
+    answer = live.recommend(customer, k=10, rules=rules)
+    skus = _skus(answer)
+    assert skus[1] == str(live.skus[outsider]) and answer.items[1].source == SOURCE_PINNED
+    assert skus[0] == plain[7]  # boosted to the top
+    assert set(answer.rules_applied) == {"pin:promo", "boost:b"} and len(skus) == 10
+    blocked = ListRules(filters=(("stock", np.arange(live.n_items) != outsider),),
+                        pins=(("pin:promo", outsider, 1),))
+    assert str(live.skus[outsider]) not in _skus(live.recommend(customer, k=10, rules=blocked))
+
+
+def test_a_new_product_is_found_before_it_sells(rec, shop_tables):
+    products = shop_tables["products"]
+    model = products[products["sku"] == rec.skus[0]].iloc[0]
+    new = pd.DataFrame({"sku": ["NEW-PRODUCT-1"], "description": [f"{model['description']} deluxe"],
+                        "category": [model["category"]], "price": [model["price"] * 1.05]})
+    live = LiveRecommender(rec, pd.concat([products, new], ignore_index=True))
+    assert live.n_cold == 1 and live.knows_item("NEW-PRODUCT-1") and not rec.knows_item("NEW-PRODUCT-1")
+    similar = live.similar_items(str(model["sku"]), k=10)
+    assert "NEW-PRODUCT-1" in _skus(similar) and similar.items[_skus(similar).index("NEW-PRODUCT-1")].source == SOURCE_COLD
+    own = live.similar_items("NEW-PRODUCT-1", k=5)
+    assert str(model["sku"]) == own.items[0].sku and {r.source for r in own.items} == {SOURCE_CONTENT}
+    code = live.category[live.item_index("NEW-PRODUCT-1")]
+    fans = np.flatnonzero((live.customer_category == code) & (live.customer_share >= live.config.cold_min_share))
+    others = np.flatnonzero(live.customer_category != code)
+    assert len(fans) and len(others)
+    for row in fans[:10]:
+        answer = live.recommend(str(rec.customer_ids[row]), k=10)
+        assert "NEW-PRODUCT-1" in _skus(answer), answer
+        assert answer.items[_skus(answer).index("NEW-PRODUCT-1")].source == SOURCE_COLD
+    for row in others[:10]:
+        assert "NEW-PRODUCT-1" not in _skus(live.recommend(str(rec.customer_ids[row]), k=10))
+    session = live.recommend(None, k=10, session=[SessionEvent(str(model["sku"]), "add_to_cart")])
+    assert "NEW-PRODUCT-1" in _skus(session)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5])
+def test_the_vectorised_category_cap_equals_a_loop(live, cap):
+    order = np.random.default_rng(cap).permutation(live.n_items)
+    kept, capped = live._cap(order, cap)
+    seen: dict[int, int] = {}
+    want = []
+    for j in order:  # the oracle: walk the list, count per category
+        seen[live.category[j]] = seen.get(live.category[j], 0) + 1
+        want.append(seen[live.category[j]] <= cap)
+    assert list(kept) == list(order[np.array(want)]) and list(capped) == list(order[~np.array(want)])
+
+
+@pytest.mark.parametrize("bad", [{"half_life_events": 0}, {"weight": 1.5}, {"static_candidates": 0},
+                                 {"view_weight": -1}, {"cold_rank": 0}])
+def test_blend_settings_are_validated(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        BlendConfig(**bad)
+
+
+def test_random_requests_never_fail_and_keep_every_promise(rec, live):
+    """Fuzz: any mix of customer, exclusions, session, rules and k gives a valid list (no exception)."""
+    rng = np.random.default_rng(21)
+    skus = [str(s) for s in live.skus] + ["UNKNOWN-1", "UNKNOWN-2"]
+    customers = [*map(str, rng.choice(rec.customer_ids, 20)), "nobody", None]
+    for _ in range(200):
+        k = int(rng.integers(1, 101))
+        allowed = rng.random(live.n_items) > rng.random()
+        pins = tuple((f"pin:{i}", int(rng.integers(live.n_items)), int(rng.integers(1, 101))) for i in range(2))
+        boosts = (("boost:b", rng.choice(live.n_items, 5), float(rng.uniform(0.1, 10))),)
+        cap = int(rng.integers(1, 6)) if rng.random() < 0.5 else None
+        rules = ListRules(filters=(("stock", allowed),) if rng.random() < 0.7 else (), pins=pins, boosts=boosts,
+                          max_per_category=cap)
+        session = [SessionEvent(str(rng.choice(skus)), str(rng.choice(["view", "add_to_cart", "purchase"])))
+                   for _ in range(int(rng.integers(0, 60)))]
+        exclude = list(rng.choice(skus, int(rng.integers(0, 20))))
+        answer = live.recommend(customers[int(rng.integers(len(customers)))], k=k, exclude=exclude,
+                                country=str(rng.choice(["France", "Atlantis"])), session=session, rules=rules,
+                                include_purchased=bool(rng.random() < 0.3))
+        shown = [live.item_index(r.sku) for r in answer.items]
+        assert len(shown) <= k and len(set(shown)) == len(shown) and None not in shown
+        assert not set(exclude) & {r.sku for r in answer.items}
+        if rules.filters:
+            assert allowed[shown].all()
+        in_cart = {e.sku for e in session if e.kind != "view"}
+        assert not in_cart & {r.sku for r in answer.items}
+        assert all(np.isfinite(r.score) for r in answer.items)
