@@ -154,6 +154,8 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
     report["outcomes"]["forecasts"] = _records(_forecast_outcomes(settings, seen, report["notes"]))
     report["notes"].extend(history.problems)
     report["verdict"] = verdict(report, thresholds)
+    if record:
+        history.write_report(when, report)  # every run's report, for the console's calibration and drift over time
     return report
 
 
@@ -266,12 +268,10 @@ def _read_log(settings, endpoint: str, notes: list[str]) -> pd.DataFrame:
     root = settings.data_home / "predictions"
     if not root.is_dir():
         return pd.DataFrame()
-    try:
-        return read_predictions(root, endpoint)
-    except Exception as exc:  # a corrupt partition: say so, judge the rest from the score history
-        notes.append(f"the prediction log under {root} could not be read ({type(exc).__name__}: {exc}); "
-                     "outcomes use the score history only")
-        return pd.DataFrame()
+    problems: list[str] = []
+    frame = read_predictions(root, endpoint, problems)
+    notes.extend(f"prediction log: {p}" for p in problems if f"prediction log: {p}" not in notes)
+    return frame
 
 
 def _pseudonym_map(settings, orders: pd.DataFrame) -> dict[str, str]:

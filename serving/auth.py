@@ -59,8 +59,9 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
 denied to every other role (deny by default), and a test fails on any mounted route missing from both."""
 
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/schema.json", "/v1/openapi.json",
-                        "/"})
-"""Paths served without a key: probes, metrics and the API documents (``/`` is BentoML's Swagger UI)."""
+                        "/", "/console"})
+"""Paths served without a key: probes, metrics and the API documents (``/`` is BentoML's Swagger UI), and
+``/console``, which only redirects to the console's own login (``/console/``)."""
 
 OPEN_PREFIXES = ("/static_content/", "/console/")
 """BentoML's Swagger UI assets; the operations console, which checks its own session cookie against the same keys

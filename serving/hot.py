@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from serving.auth import caller_id
 from serving.errors import error_response
 from serving.schemas import (
     AssignRequest,
@@ -63,14 +64,18 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
     the hot routes into one OpenAPI 3.1 document of the whole service.
     """
     from starlette.applications import Starlette
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
 
     def endpoint(method: str, request_model: type[BaseModel]):
         async def handle(request):
             try:
                 parsed = request_model.model_validate_json(await request.body())
-                result = getattr(get_runtime(), method)(parsed)
+                runtime = get_runtime()
+                result = getattr(runtime, method)(parsed)
+                if method == "score_customers":  # counts per key and minute, never the ids
+                    runtime.audit.tally(caller_id(request), "customers.score", customers=len(result.customers),
+                                        unknown=len(result.unknown))
                 return Response(result.model_dump_json(), media_type="application/json")
             except Exception as exc:  # noqa: BLE001 - mapped to 4xx/503; unexpected ones are logged as 500
                 return error_response(exc)
@@ -106,11 +111,18 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
         import anyio.to_thread
 
         try:
-            finished, body = await anyio.to_thread.run_sync(get_runtime().reload)
+            runtime = get_runtime()
+            finished, body = await anyio.to_thread.run_sync(runtime.reload)
+            runtime.audit.record(caller_id(request), "service.reload", finished=finished,
+                                 reloaded=body.get("reloaded"), ready=body.get("ready"))
             gc.freeze()
             return JSONResponse(body, status_code=200 if finished else 202)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
+
+    async def console_home(request):
+        """``/console`` without its slash: the console is mounted at ``/console/``, where this sends a browser."""
+        return RedirectResponse("/console/", status_code=307)
 
     async def openapi(request):
         try:
@@ -124,6 +136,7 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
         Route("/v1/kpis", kpis, methods=["GET"]),
         Route("/v1/admin/reload", reload, methods=["POST"]),
         Route("/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/console", console_home, methods=["GET"]),
     ]
     return Starlette(routes=routes)
 

@@ -166,14 +166,22 @@ class BufferedParquetLog:
         return removed
 
 
-def read_partitions(root: Path, columns: Sequence[str]):
-    """Every record under ``root`` as one pandas frame (empty with ``columns`` when there is none)."""
+def read_partitions(root: Path, columns: Sequence[str], problems: list[str] | None = None):
+    """Every record under ``root`` as one pandas frame (empty with ``columns`` when there is none).
+
+    A file that cannot be read (torn by a crash, or not Parquet) is skipped and named in ``problems`` when a
+    list is given (else the error is raised): the rest of the log is still read, and nothing is deleted."""
     import pandas as pd
 
-    files = sorted(Path(root).glob("date=*/part-*.parquet"))
-    if not files:
-        return pd.DataFrame(columns=list(columns))
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frames = []
+    for path in sorted(Path(root).glob("date=*/part-*.parquet")):
+        try:
+            frames.append(pd.read_parquet(path))
+        except Exception as exc:
+            if problems is None:
+                raise
+            problems.append(f"{path}: unreadable ({type(exc).__name__}); skipped, not deleted")
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
 
 
 def utc_times(rows: Sequence[tuple], field: int = 0) -> Any:

@@ -54,7 +54,8 @@ class PredictionLog(BufferedParquetLog):
         })
 
 
-def read_predictions(root: Path, endpoint: str | None = None):
-    """Every logged record under ``root`` as a pandas frame (``output`` still JSON text)."""
-    frame = read_partitions(root, COLUMNS)
+def read_predictions(root: Path, endpoint: str | None = None, problems: list[str] | None = None):
+    """Every logged record under ``root`` as a pandas frame (``output`` still JSON text); unreadable files are
+    named in ``problems`` and skipped when a list is given (:func:`serving.parquet_log.read_partitions`)."""
+    frame = read_partitions(root, COLUMNS, problems)
     return frame if endpoint is None else frame[frame["endpoint"] == endpoint].reset_index(drop=True)

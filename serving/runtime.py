@@ -64,6 +64,9 @@ class ServingRuntime:
 
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
+        from shopml.audit import BackgroundRecorder
+
+        self.audit = BackgroundRecorder.of(settings)  # exports, scoring counts, reloads (docs/security.md)
         self.models = store or ModelStore(settings)
         self.audiences: AudienceStore | None = None
         self.audience_error: str | None = None
@@ -114,6 +117,7 @@ class ServingRuntime:
     def stop(self) -> None:
         self._stop.set()
         self.heavy.shutdown()
+        self.audit.flush(timeout=2.0)
         if self.predictions is not None:
             self.predictions.stop()
         self.storefront.stop()

@@ -21,7 +21,7 @@ from typing import Any
 import bentoml
 from starlette.responses import JSONResponse, Response
 
-from serving.auth import AuthMiddleware
+from serving.auth import AuthMiddleware, caller_id
 from serving.console import create_console_app
 from serving.errors import ErrorShapeMiddleware, error_response
 from serving.hot import HOT_PATHS, create_hot_app
@@ -125,15 +125,21 @@ class Shopml:
     # --- marketing ---------------------------------------------------------------------------------------------
 
     @bentoml.api(route="/v1/audiences")
-    def audiences(self, request: AudienceRequest, /) -> dict:
+    def audiences(self, request: AudienceRequest, /, ctx: bentoml.Context) -> dict:
         """Customers matching segment / value / churn filters, highest value first; a page, or CSV."""
         try:
-            result = self.runtime.audience(_as(AudienceRequest, request))
+            req = _as(AudienceRequest, request)
+            result = self.runtime.audience(req)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
+        who = caller_id(ctx.request)
+        filters = req.model_dump(mode="json", exclude_none=True, exclude={"format", "page", "page_size"})
         if isinstance(result, str):
+            self.runtime.audit.record(who, "audience.export", via="api", rows=max(0, result.count("\n") - 1),
+                                      filter=filters)
             return Response(result, media_type="text/csv",
                             headers={"Content-Disposition": 'attachment; filename="audience.csv"'})
+        self.runtime.audit.tally(who, "audience.page", rows=len(result.customers))
         return Response(result.model_dump_json(), media_type="application/json")
 
     @bentoml.api(route="/v1/experiments/evaluate")

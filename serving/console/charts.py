@@ -173,3 +173,32 @@ def versions_plot(model: str, versions: Sequence[str], metrics: Mapping[str, Seq
             for name, values in metrics.items()]
     return _figure(data, height=260, title={"text": f"{model}: evaluation by version"},
                    xaxis={"type": "category"})
+
+
+def calibration_over_time(cohorts: Sequence[Mapping[str, Any]]) -> str:
+    """ROC-AUC and ECE of the judged churn cohorts by scoring date, one line per model version."""
+    import plotly.graph_objects as go
+
+    data = []
+    for i, version in enumerate(sorted({str(c["model_version"]) for c in cohorts})):
+        mine = [c for c in cohorts if str(c["model_version"]) == version]
+        colour = PALETTE[i % len(PALETTE)]
+        data.append(go.Scatter(x=[c["scored_at"] for c in mine], y=[c["roc_auc"] for c in mine], mode="lines+markers",
+                               name=f"ROC-AUC {version}", line={"color": colour}))
+        data.append(go.Scatter(x=[c["scored_at"] for c in mine], y=[c["ece"] for c in mine], mode="lines+markers",
+                               name=f"ECE {version}", line={"color": colour, "dash": "dot"}, yaxis="y2"))
+    return _figure(data, height=300, title={"text": "churn outcomes by scoring date"},
+                   yaxis={"title": {"text": "ROC-AUC"}}, yaxis2={"title": {"text": "ECE"}, "overlaying": "y",
+                                                                 "side": "right", "rangemode": "tozero"})
+
+
+def drift_over_time(dates: Sequence[str], psi: Mapping[str, Sequence[float | None]]) -> str:
+    """PSI of each model output per monitor run, with the 0.1 and 0.25 thresholds."""
+    import plotly.graph_objects as go
+
+    data = [go.Scatter(x=list(dates), y=list(values), mode="lines+markers", name=name,
+                       line={"color": PALETTE[i % len(PALETTE)]}) for i, (name, values) in enumerate(psi.items())]
+    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": level, "y1": level,
+               "line": {"color": "#6e7781", "dash": "dot", "width": 1}} for level in (0.1, 0.25)]
+    return _figure(data, height=260, title={"text": "drift of the model outputs (PSI) by monitor run"},
+                   shapes=shapes, yaxis={"rangemode": "tozero"}, xaxis={"type": "category"})

@@ -11,7 +11,6 @@ heavy lane (``submit_route_plan`` / ``submit_allocation``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
@@ -546,8 +545,6 @@ _REGISTRY_CACHE: dict[str, tuple[float, Any]] = {}
 REGISTRY_SECONDS = 30.0
 """After this the Models page reads the registry again, in the background (a read costs 100-300 ms)."""
 
-FUTURE_MONITORING = ("monitoring.outcomes", "monitoring.drift")
-
 
 def models(runtime) -> dict[str, Any]:
     info = runtime.models_info()
@@ -563,15 +560,13 @@ def models(runtime) -> dict[str, Any]:
 
 def monitoring_view(settings) -> dict[str, Any]:
     """Calibration and drift from the monitoring store's reports, when that monitoring exists and has run."""
-    if any(importlib.util.find_spec(name) is None for name in FUTURE_MONITORING):
-        return {"missing": "not available yet: calibration and drift over time come with the monitoring of "
-                           "prediction outcomes (monitoring.outcomes, monitoring.drift), which has not landed"}
     folder = Path(settings.data_home) / "monitoring" / "reports"
     reports = sorted(folder.glob("monitor-*.json"))[-12:] if folder.is_dir() else []
     if not reports:
         return {"missing": f"no monitoring report in {folder} yet: calibration (ECE, reliability) and drift (PSI) "
                            "appear here once the monitoring run has scored customers and their horizon has passed"}
     rows = []
+    figures = _monitoring_figures(reports)
     for path in reversed(reports):
         try:
             report = json.loads(path.read_text())
@@ -584,7 +579,35 @@ def monitoring_view(settings) -> dict[str, Any]:
             rows.append({"date": path.stem.removeprefix("monitor-"), "findings": findings or ["no finding"]})
         except (OSError, ValueError) as exc:
             rows.append({"date": path.stem, "findings": [f"unreadable: {exc}"]})
-    return {"reports": rows}
+    return {"reports": rows, **figures}
+
+
+def _monitoring_figures(reports: list[Path]) -> dict[str, str]:
+    """The newest report's judged churn cohorts (ROC-AUC and ECE by scoring date and version) and the PSI of
+    the model outputs across the reports."""
+    figures: dict[str, str] = {}
+    dates, psi = [], {}
+    newest = None
+    for path in reports:
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        newest = report
+        columns = (report.get("drift") or {}).get("predictions", {}).get("columns") or []
+        if columns:
+            dates.append(str(report.get("as_of")))
+            for column in columns:
+                psi.setdefault(column["column"], [])
+            for name, values in psi.items():
+                values.extend([None] * (len(dates) - 1 - len(values)))
+                values.append(next((c["psi"] for c in columns if c["column"] == name), None))
+    judged = [c for c in ((newest or {}).get("outcomes") or {}).get("churn") or [] if c.get("roc_auc") is not None]
+    if judged:
+        figures["calibration_figure"] = charts.calibration_over_time(judged)
+    if dates:
+        figures["drift_figure"] = charts.drift_over_time(dates, psi)
+    return figures
 
 
 _REFRESHING: set[str] = set()

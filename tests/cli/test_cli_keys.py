@@ -14,6 +14,9 @@ def _shopml(monkeypatch, capsys, settings, *args: str) -> tuple[int, str, str]:
     """Run the ``shopml`` entry point in-process: (exit code, stdout, stderr)."""
     monkeypatch.setenv("SHOPML_DATA_HOME", str(settings.data_home))
     monkeypatch.setenv("COLUMNS", "250")
+    from cli._console import console
+
+    monkeypatch.setattr(console, "width", 250)  # the console was sized when first imported, maybe narrower
     monkeypatch.setattr(sys, "argv", ["shopml", *args])
     code = 0
     try:

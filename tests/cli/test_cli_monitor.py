@@ -103,7 +103,9 @@ def test_bad_dates_and_corrupt_files_are_one_line_and_lose_nothing(home):
     assert done.returncode in (0, 1), done.stderr
     report = json.loads((root / "torn.json").read_text())
     notes = " ".join(report["notes"])
-    assert "scored_at=2024-05-06.parquet: unreadable" in notes and "prediction log" in notes
+    assert "scored_at=2024-05-06.parquet: unreadable" in notes
+    assert "prediction log: " in notes and "date=2024-09-01/part-0.parquet: unreadable" in notes
+    assert len(report["outcomes"]["recommendations"]) >= 1  # the readable partitions are still judged
     assert broken.is_file() and (log / "part-0.parquet").is_file()
     assert any(c["status"] == "scored" for c in report["outcomes"]["churn"])
     assert not (root / "monitoring" / "scores" / "scored_at=2024-09-09.parquet").exists()  # --no-record

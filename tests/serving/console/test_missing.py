@@ -89,3 +89,27 @@ def test_failed_logins_are_throttled(tmp_path):
             expected = 200 if attempt < LOGIN_ATTEMPTS[0] else 429
             assert answer.status_code == expected, attempt
         assert "Retry-After" in answer.headers
+
+
+def test_the_models_page_draws_calibration_and_drift_from_the_monitor_reports(tmp_path):
+    """Reports as ``shopml monitor`` keeps them in the monitoring store: judged cohorts and output PSI."""
+    import json
+
+    settings = load_settings(data_home=tmp_path)
+    folder = tmp_path / "monitoring" / "reports"
+    folder.mkdir(parents=True)
+    for day, psi in (("2024-09-02", 0.04), ("2024-09-09", 0.31)):
+        report = {"as_of": day, "verdict": [], "drift": {"predictions": {"drifted": [], "columns": [
+                      {"column": "churn_probability", "psi": psi}, {"column": "segment", "psi": psi / 2}]}},
+                  "outcomes": {"churn": [{"scored_at": "2024-06-03", "model_version": "churn=3", "roc_auc": 0.78,
+                                          "ece": 0.04, "status": "scored"}]}}
+        (folder / f"monitor-{day}.json").write_text(json.dumps(report))
+    ring = KeyRing([ApiKeySetting(name="admin", sha256=hash_key("k"), roles=["admin"])])
+    app = mounted(create_console_app(lambda: EmptyRuntime(settings), keyring=ring, settings=settings))
+    with TestClient(app, base_url="http://testserver") as client:
+        page = client.get("/console/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        client.post("/console/login", data={"csrf": token, "key": "k"})
+        models = client.get("/console/models").text
+    assert 'id="calibration"' in models and 'id="drift"' in models
+    assert "2024-09-09" in models and "0.31" in models
