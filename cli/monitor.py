@@ -133,7 +133,7 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
                                       drift_settings).to_dict(),
             }
         if record:
-            history.write_scores(when, scores[["customer_id", "churn_probability", "predicted_value"]]
+            history.write_scores(when, scores[["customer_id", "churn_probability", "predicted_value", "segment"]]
                                  .assign(model_version=version))
     kept = history.scores(until=when)
     logged = _logged_scores(settings, seen, report["notes"])

@@ -38,6 +38,15 @@ class History:
         """Every kept score (``scored_at`` on or before ``until``), oldest first."""
         return self._read("scores", "scored_at", until)
 
+    def segment_sizes(self) -> pd.DataFrame:
+        """Customers and predicted value per segment and scoring date (``scored_at``, ``segment``,
+        ``customers``, ``predicted_value``), from the kept scores that carry a segment."""
+        scores = self.scores()
+        if scores.empty or "segment" not in scores:
+            return pd.DataFrame(columns=["scored_at", "segment", "customers", "predicted_value"])
+        grouped = scores.dropna(subset=["segment"]).groupby(["scored_at", "segment"])
+        return grouped.agg(customers=("customer_id", "size"), predicted_value=("predicted_value", "sum")).reset_index()
+
     def forecasts(self, until: pd.Timestamp | None = None) -> pd.DataFrame:
         return self._read("forecasts", "origin", until)
 

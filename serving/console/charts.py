@@ -202,3 +202,21 @@ def drift_over_time(dates: Sequence[str], psi: Mapping[str, Sequence[float | Non
                "line": {"color": "#6e7781", "dash": "dot", "width": 1}} for level in (0.1, 0.25)]
     return _figure(data, height=260, title={"text": "drift of the model outputs (PSI) by monitor run"},
                    shapes=shapes, yaxis={"rangemode": "tozero"}, xaxis={"type": "category"})
+
+
+def segments_over_time(dates: Sequence[str], sizes: Mapping[str, Sequence[int]],
+                       values: Mapping[str, Sequence[float]]) -> str:
+    """Customers per segment by scoring date (lines) and their predicted value (dotted, second axis)."""
+    import plotly.graph_objects as go
+
+    data = []
+    for i, segment in enumerate(sizes):
+        colour = PALETTE[i % len(PALETTE)]
+        data.append(go.Scatter(x=list(dates), y=list(sizes[segment]), mode="lines+markers", name=segment,
+                               line={"color": colour}))
+        data.append(go.Scatter(x=list(dates), y=list(values[segment]), mode="lines", name=f"{segment} value",
+                               line={"color": colour, "dash": "dot"}, yaxis="y2", showlegend=False))
+    return _figure(data, height=300, title={"text": "segments over time (kept monitor scores)"},
+                   yaxis={"title": {"text": "customers"}, "rangemode": "tozero"},
+                   yaxis2={"title": {"text": "predicted value"}, "overlaying": "y", "side": "right",
+                           "rangemode": "tozero"})

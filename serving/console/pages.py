@@ -277,6 +277,7 @@ def customers(runtime, tables: ShopTables, flt: AudienceFilter | None, problem: 
                     out["preview"] = audience_preview(runtime, tables, flt)
             except Exception as exc:  # noqa: BLE001
                 out["problem"] = missing(exc)
+    out |= segment_history(runtime.settings)
     try:
         cohorts = runtime.kpis(None, "month", None)["cohorts"]
         out["cohort_figure"] = charts.cohort_heatmap(cohorts) if cohorts else None
@@ -556,6 +557,23 @@ def models(runtime) -> dict[str, Any]:
         out["registry_missing"] = missing(exc)
     out["monitoring"] = monitoring_view(runtime.settings)
     return out
+
+
+def segment_history(settings) -> dict[str, Any]:
+    """Segment sizes and value over time from the scores ``shopml monitor`` keeps (one point per run)."""
+    from monitoring.history import History
+
+    table = History(Path(settings.data_home) / "monitoring").segment_sizes()
+    if table["scored_at"].nunique() < 2:
+        return {"segment_history_missing": "segment sizes over time need at least two `shopml monitor` runs (each "
+                                           "keeps every customer's segment as of its date); schedule it weekly"}
+    dates = sorted(table["scored_at"].unique())
+    labels = [f"{pd_date:%Y-%m-%d}" for pd_date in dates]
+    wide = table.pivot_table(index="scored_at", columns="segment", values=["customers", "predicted_value"],
+                             fill_value=0).reindex(dates)
+    sizes = {s: [int(v) for v in wide["customers"][s]] for s in wide["customers"].columns}
+    values = {s: [float(v) for v in wide["predicted_value"][s]] for s in wide["predicted_value"].columns}
+    return {"segment_history_figure": charts.segments_over_time(labels, sizes, values)}
 
 
 def monitoring_view(settings) -> dict[str, Any]:

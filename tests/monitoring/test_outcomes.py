@@ -82,3 +82,22 @@ def test_the_history_skips_a_corrupt_file_names_it_and_keeps_it(tmp_path, tiny_s
     assert len(kept) == len(scores) and (kept["scored_at"] == pd.Timestamp("2023-03-01")).all()
     assert broken.is_file() and "scored_at=2023-04-01.parquet: unreadable" in history.problems[0]
     assert history.scores(until=pd.Timestamp("2023-02-01")).empty
+
+
+def test_segment_sizes_over_time_from_the_kept_scores(tmp_path):
+    history = History(tmp_path)
+    for day, segments in (("2024-01-01", ["a", "a", "b"]), ("2024-01-08", ["a", "b", "b"])):
+        history.write_scores(pd.Timestamp(day), pd.DataFrame({
+            "customer_id": ["1", "2", "3"], "churn_probability": 0.5, "predicted_value": [10.0, 20.0, 30.0],
+            "segment": segments, "model_version": "c1"}))
+    sizes = history.segment_sizes().set_index(["scored_at", "segment"])
+    assert sizes.loc[(pd.Timestamp("2024-01-01"), "a"), "customers"] == 2
+    assert sizes.loc[(pd.Timestamp("2024-01-08"), "b"), "predicted_value"] == 50.0
+
+    from serving.console.pages import segment_history
+    from shopml.settings import load_settings
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "monitoring").symlink_to(tmp_path, target_is_directory=True)
+    figure = segment_history(load_settings(data_home=tmp_path / "home"))["segment_history_figure"]
+    assert '"2024-01-08"' in figure and '"name":"a"' in figure.replace(" ", "")
