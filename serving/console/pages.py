@@ -604,7 +604,8 @@ def _monitoring_figures(reports: list[Path]) -> dict[str, str]:
     """The newest report's judged churn cohorts (ROC-AUC and ECE by scoring date and version) and the PSI of
     the model outputs across the reports."""
     figures: dict[str, str] = {}
-    dates, psi = [], {}
+    dates: list[str] = []
+    psi: dict[str, list[float | None]] = {}
     newest = None
     for path in reports:
         try:
