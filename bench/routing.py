@@ -1,9 +1,12 @@
 """Solomon (10 s each) and Gehring-Homberger 200 (30 s each) VRPTW benchmarks against best-known solutions.
 
-Run: ``.venv/bin/python bench/routing.py`` (every instance in ../shared/data, two workers, about 40 minutes),
-then ``.venv/bin/python bench/routing.py --one-worker`` (the same with one worker, written into the same file's
-``one_worker`` section). Quick look: ``--classes RC1,R2 --limit 2`` (the first two instances of each class;
-printed only, unless ``--output`` is given). ``--constraints-only``: just the constraint cases (every
+Run: ``.venv/bin/python bench/routing.py`` (the 500-stop case and the constraint cases, then every instance in
+../shared/data, set by set: the default two workers, then one worker, equal CPU to a single-threaded reference;
+about 80 minutes, or about 60 with ``--jobs 2``, which solves two one-worker instances at once, one core each).
+The results file is written after each set, so a run cut short keeps what it finished; sets and sections not run
+this time are kept from the file. ``--one-worker`` / ``--skip-one-worker``: only one of the two runs;
+``--sets solomon``: only that set. Quick look: ``--classes RC1,R2 --limit 2`` (the first two instances of each
+class; printed only, unless ``--output`` is given). ``--constraints-only``: just the constraint cases (every
 ``docs/examples/routes_*.json``, verified), into ``constraints``. Writes ``bench/results/routing.json``.
 
 Protocol (../shared/PROTOCOLS.md): Euclidean distances not rounded, travel time = distance, fewest vehicles
@@ -17,16 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import re
 import statistics
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from optimization.routing import Options, plan_routes, read_best_known, read_solomon, verify_plan
+from optimization.routing.benchmarks import BestKnown
 from optimization.routing.synthetic import random_request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,39 +71,52 @@ def instances(folder: Path, classes: set[str] | None, limit: int | None) -> list
     return out
 
 
-def run_set(paths: list[Path], best_csv: Path, seconds: float, workers: int, engine: str) -> dict[str, dict]:
+def solve_instance(path: Path, bks: BestKnown, seconds: float, workers: int, engine: str) -> dict:
+    """One instance at the protocol's time limit, verified, with its gap and extra vehicles."""
+    name = path.stem
+    request = read_solomon(path, time_limit=seconds, workers=workers)
+    request = request.model_copy(update={"options": request.options.model_copy(update={"engine": engine})})
+    plan = plan_routes(request)
+    verdict = verify_plan(request, plan)
+    feasible = verdict.ok and plan.complete and plan.feasible
+    row = {
+        "class": instance_class(name),
+        "vehicles": plan.vehicles_used,
+        "distance": round(plan.distance, 2),
+        "gap_pct": round(100 * (plan.distance - bks.distance) / bks.distance, 2),
+        "feasible": feasible,
+        "verifier": "ok" if verdict.ok else f"{len(verdict.violations)} violations",
+        "engine": plan.engine,
+        "seconds": round(plan.seconds, 2),
+        "bks_vehicles": bks.vehicles,
+        "bks_distance": bks.distance,
+        "extra_vehicles": plan.vehicles_used - bks.vehicles,
+        "unserved": len(plan.unserved),
+        "loadavg_after": round(os.getloadavg()[0], 2),
+    }
+    print(
+        f"{name:<10} {plan.vehicles_used:>3} ({bks.vehicles}) {plan.distance:>10.2f} ({bks.distance:.2f}) "
+        f"gap {row['gap_pct']:>6.2f}%  feasible {feasible}  {plan.engine} {plan.seconds:.1f}s  "
+        f"load {row['loadavg_after']:.1f}  workers {workers}",
+        flush=True,
+    )
+    return row
+
+
+def run_set(
+    paths: list[Path], best_csv: Path, seconds: float, workers: int, engine: str, jobs: int = 1
+) -> dict[str, dict]:
+    """Every instance of ``paths``; ``jobs`` instances at a time (each with ``workers`` processes)."""
     best = read_best_known(best_csv)
-    results = {}
-    for path in paths:
-        name = path.stem
-        request = read_solomon(path, time_limit=seconds, workers=workers)
-        request = request.model_copy(update={"options": request.options.model_copy(update={"engine": engine})})
-        plan = plan_routes(request)
-        verdict = verify_plan(request, plan)
-        bks = best[name]
-        feasible = verdict.ok and plan.complete and plan.feasible
-        results[name] = {
-            "class": instance_class(name),
-            "vehicles": plan.vehicles_used,
-            "distance": round(plan.distance, 2),
-            "gap_pct": round(100 * (plan.distance - bks.distance) / bks.distance, 2),
-            "feasible": feasible,
-            "verifier": "ok" if verdict.ok else f"{len(verdict.violations)} violations",
-            "engine": plan.engine,
-            "seconds": round(plan.seconds, 2),
-            "bks_vehicles": bks.vehicles,
-            "bks_distance": bks.distance,
-            "extra_vehicles": plan.vehicles_used - bks.vehicles,
-            "unserved": len(plan.unserved),
-            "loadavg_after": round(os.getloadavg()[0], 2),
-        }
-        print(
-            f"{name:<10} {plan.vehicles_used:>3} ({bks.vehicles}) {plan.distance:>10.2f} ({bks.distance:.2f}) "
-            f"gap {results[name]['gap_pct']:>6.2f}%  feasible {feasible}  {plan.engine} {plan.seconds:.1f}s  "
-            f"load {results[name]['loadavg_after']:.1f}",
-            flush=True,
-        )
-    return results
+    if jobs <= 1:
+        return {p.stem: solve_instance(p, best[p.stem], seconds, workers, engine) for p in paths}
+    import pyvrp  # noqa: F401  (imported once, before the fork)
+    from ortools.constraint_solver import pywrapcp  # noqa: F401
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {p.stem: pool.submit(solve_instance, p, best[p.stem], seconds, workers, engine) for p in paths}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def summarise(results: dict[str, dict]) -> dict[str, Any]:
@@ -124,6 +144,9 @@ def by_class(results: dict[str, dict]) -> dict[str, dict]:
 
 def run_large(seconds: float, workers: int) -> dict:
     """The scale bar: 500 stops with 2-hour windows over a 10-hour day, 30 vehicles of capacity 200."""
+    import pyvrp  # noqa: F401  (the engines' first import is not the planner's time: plan_routes keeps it
+    from ortools.constraint_solver import pywrapcp  # noqa: F401  off the clock too)
+
     options = Options(time_limit=seconds, workers=workers)
     request = random_request(500, 30, seed=0, horizon=600, window=120, capacity=200, options=options)
     started = time.monotonic()
@@ -177,25 +200,28 @@ def run_constraints(workers: int) -> dict[str, dict]:
     return out
 
 
-def run_all(args: argparse.Namespace, workers: int) -> dict[str, Any]:
-    """Every selected set at ``workers``: per instance, per class and overall figures with load averages."""
+def aggregate(section: dict[str, Any]) -> None:
+    """The issue's keys, per class and overall, from the sets ``section`` holds so far (in place)."""
+    sets = [k for k in SETS if section.get(k)]
+    section["mean_gap_pct"] = {k: summarise(section[k])["mean_gap_pct"] for k in sets}
+    section["extra_vehicle_instances"] = {k: summarise(section[k])["extra_vehicle_instances"] for k in sets}
+    section["all_feasible"] = all(r["feasible"] for k in sets for r in section[k].values())
+    section["max_extra_vehicles"] = max((r["extra_vehicles"] for k in sets for r in section[k].values()), default=0)
+    section["by_class"] = {k: by_class(section[k]) for k in sets}
+    section["overall"] = {k: summarise(section[k]) for k in sets}
+
+
+def run_one_set(args: argparse.Namespace, section: dict[str, Any], name: str, workers: int, jobs: int) -> None:
+    """One benchmark set into ``section`` (with its load averages), then the aggregates again."""
     classes = set(args.classes.upper().split(",")) if args.classes else None
-    out: dict[str, Any] = {"workers": workers, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "loadavg": {}}
-    for name, seconds in SETS.items():
-        folder = DATA / name
-        seconds = getattr(args, f"{name}_seconds") or seconds
-        paths = instances(folder, classes, args.limit)
-        out["loadavg"][f"{name}_start"] = [round(x, 2) for x in os.getloadavg()]
-        out[name] = run_set(paths, folder / "best_known_solutions.csv", seconds, workers, args.engine)
-        out["loadavg"][f"{name}_end"] = [round(x, 2) for x in os.getloadavg()]
-    sets = [k for k in SETS if out[k]]
-    out["mean_gap_pct"] = {k: summarise(out[k])["mean_gap_pct"] for k in sets}
-    out["extra_vehicle_instances"] = {k: summarise(out[k])["extra_vehicle_instances"] for k in sets}
-    out["all_feasible"] = all(r["feasible"] for k in sets for r in out[k].values())
-    out["max_extra_vehicles"] = max((r["extra_vehicles"] for k in sets for r in out[k].values()), default=0)
-    out["by_class"] = {k: by_class(out[k]) for k in sets}
-    out["overall"] = {k: summarise(out[k]) for k in sets}
-    return out
+    folder = DATA / name
+    seconds = getattr(args, f"{name}_seconds") or SETS[name]
+    paths = instances(folder, classes, args.limit)
+    section.setdefault("loadavg", {})[f"{name}_start"] = [round(x, 2) for x in os.getloadavg()]
+    section.setdefault("set_started", {})[name] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    section[name] = run_set(paths, folder / "best_known_solutions.csv", seconds, workers, args.engine, jobs)
+    section["loadavg"][f"{name}_end"] = [round(x, 2) for x in os.getloadavg()]
+    aggregate(section)
 
 
 def _print_table(section: dict[str, Any], title: str) -> None:
@@ -215,9 +241,17 @@ def main() -> None:
     parser.add_argument("--solomon-seconds", type=float, default=None, help="default 10 (the protocol)")
     parser.add_argument("--homberger-seconds", type=float, default=None, help="default 30 (the protocol)")
     parser.add_argument("--large-seconds", type=float, default=30.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="workers of the default run (the option's default)")
     parser.add_argument("--engine", default="auto", choices=["auto", "ortools", "pyvrp"])
-    parser.add_argument("--one-worker", action="store_true", help="run with one worker into 'one_worker'")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: solomon,homberger")
+    parser.add_argument("--one-worker", action="store_true", help="only the one-worker run, into 'one_worker'")
+    parser.add_argument("--skip-one-worker", action="store_true", help="only the default run")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="one-worker run: instances solved at once, one process each (2 on 2 cores: each gets a core)",
+    )
     parser.add_argument("--classes", default=None, help="comma-separated classes, e.g. RC1,R2 (quick runs)")
     parser.add_argument("--limit", type=int, default=None, help="first N instances of each class (quick runs)")
     parser.add_argument("--skip-large", action="store_true")
@@ -228,40 +262,66 @@ def main() -> None:
     args = parser.parse_args()
     partial = args.classes is not None or args.limit is not None
     target = args.output or (None if partial else TARGET)
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = set(sets) - set(SETS)
+    if unknown:
+        parser.error(f"--sets: unknown {sorted(unknown)}; choose from {list(SETS)}")
     header = {
         "cores": os.cpu_count(),
         "versions": {p: version(p) for p in ("ortools", "pyvrp", "numpy", "pydantic")}
         | {"python": platform.python_version()},
-        "command": ".venv/bin/python bench/routing.py" + (" --one-worker" if args.one_worker else ""),
+        "command": " ".join([".venv/bin/python bench/routing.py", *sys.argv[1:]]),
     }
+    previous = json.loads(target.read_text()) if target is not None and target.exists() else {}
+
+    def save(default: dict[str, Any] | None, one: dict[str, Any] | None) -> None:
+        """Write what has run so far; sets and sections not run this time are kept from the file."""
+        if target is None:
+            return
+        out = dict(previous)
+        if default is not None:
+            kept = {k: previous[k] for k in SETS if k in previous and k not in default}
+            out.update(header | {"settings": vars(args) | {"output": str(target)}} | kept | default)
+            for key in ("loadavg", "set_started"):  # a kept set keeps its own start and loads
+                out[key] = previous.get(key, {}) | default.get(key, {})
+            aggregate(out)
+        if one is not None:
+            before = previous.get("one_worker", {})
+            kept = {k: before[k] for k in SETS if k in before and k not in one}
+            out["one_worker"] = header | {"settings": vars(args) | {"output": str(target)}} | kept | one
+            for key in ("loadavg", "set_started"):
+                out["one_worker"][key] = before.get(key, {}) | one.get(key, {})
+            aggregate(out["one_worker"])
+        target.write_text(json.dumps(out, indent=2, default=str) + "\n")
+
     if args.constraints_only:
         cases = run_constraints(args.workers)
         if target is not None:
-            out = json.loads(target.read_text()) if target.exists() else {}
-            out["constraints"] = cases
-            target.write_text(json.dumps(out, indent=2) + "\n")
+            target.write_text(json.dumps(previous | {"constraints": cases}, indent=2) + "\n")
         return
-    if args.one_worker:
-        section = run_all(args, workers=1)
-        _print_table(section, "one worker")
-        if target is not None:
-            out = json.loads(target.read_text()) if target.exists() else {}
-            out["one_worker"] = {"settings": vars(args) | {"output": str(target)}, **header, **section}
-            target.write_text(json.dumps(out, indent=2) + "\n")
-        return
-    section = run_all(args, workers=args.workers)
-    if not args.skip_large:
-        section["large"] = run_large(args.large_seconds, args.workers)
-    if not partial:
-        section["constraints"] = run_constraints(args.workers)
-    _print_table(section, f"{args.workers} workers")
-    print(json.dumps({k: section[k] for k in ("mean_gap_pct", "extra_vehicle_instances", "all_feasible")}))
-    if target is not None:
-        previous = json.loads(target.read_text()) if target.exists() else {}
-        out = {**header, "settings": vars(args) | {"output": str(target)}, **section}
-        if "one_worker" in previous:
-            out["one_worker"] = previous["one_worker"]  # kept from its own run (see its "started")
-        target.write_text(json.dumps(out, indent=2) + "\n")
+    default: dict[str, Any] | None = None if args.one_worker else {"workers": args.workers}
+    one: dict[str, Any] | None = None if args.skip_one_worker else {"workers": 1, "jobs": args.jobs}
+    for section in (default, one):
+        if section is not None:
+            section["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    if default is not None:  # the short cases first (a few minutes)
+        if not args.skip_large:
+            default["large"] = run_large(args.large_seconds, args.workers)
+        if not partial:
+            default["constraints"] = run_constraints(args.workers)
+        save(default, None)
+    # set by set, the default run then the one-worker run, saved after each: a run cut short keeps what it has
+    for name in sets:
+        if default is not None:
+            run_one_set(args, default, name, args.workers, jobs=1)
+            save(default, None)
+        if one is not None:
+            run_one_set(args, one, name, 1, jobs=args.jobs)
+            save(default, one)
+    for section, title in ((default, f"{args.workers} workers"), (one, "one worker")):
+        if section is not None and section.get("by_class"):
+            _print_table(section, title)
+            print(json.dumps({k: section[k] for k in ("mean_gap_pct", "extra_vehicle_instances", "all_feasible")}))
 
 
 if __name__ == "__main__":

@@ -16,15 +16,20 @@ start depot (a depot node inside a model route).
 With the ``vehicles`` objective and a single vehicle type, the search has two phases, as with OR-Tools:
 fleet minimisation (try to serve every stop with one vehicle fewer than the best plan so far, until an attempt
 fails or the phase ends), then distance with the fleet fixed, warm-started from the smallest fleet. Several
-workers run in separate processes with their own seeds and kinds of attempt; the fleet-minimal plan of either
-is handed to both for the distance phase, where the second may shorten it with OR-Tools by parts instead.
+workers run in separate processes with their own seeds; in the fleet phase they race on each route removal
+through a shared :class:`FleetBoard` (the loser of a hard step shortens the winner's plan instead of trying
+the next one); the fleet-minimal plan is handed to every worker for the distance phase, where the second
+may shorten it with OR-Tools by parts instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,12 +54,21 @@ logger = logging.getLogger(__name__)
 
 FLEET_SHARE = 0.6
 """Share of the search time the fleet-minimisation phase may use (``vehicles`` objective)."""
-ATTEMPT_SHARES = (0.5, 0.25)
+ATTEMPT_SHARES = (0.5, 0.5)
 """Per worker (even, odd): the longest route-removal attempt as a share of the whole search time. An attempt
 that fails gives the rest of the fleet phase to distance."""
+WARM_REMOVALS = (False, False)
+"""Per worker (even, odd): whether a route-removal attempt starts from the best plan without its smallest
+route (warm) or from scratch (cold)."""
+SHARE_FLEET = True
+"""Workers of one search post each new fleet size to a shared board (see :class:`FleetBoard`): they race on
+each route removal, and the first to succeed posts its plan."""
+HARD_STEP_SHARE = 0.1
+"""A worker that loses a race lasting more than this share of the search time (a hard step: the next one
+seldom succeeds) leaves the fleet phase and shortens the winner's plan; after an easy step it races on."""
 MIX_PARTS = True
-"""Longest single route-removal attempt, as a share of the whole search time: an attempt that fails gives its
-time back to the distance phase instead of eating the whole fleet phase."""
+"""In the distance phase with two workers or more, the second shortens plans of ``2 * PART_ROUTES`` routes or
+more with OR-Tools by parts (another neighbourhood) instead of PyVRP."""
 
 
 @dataclass(frozen=True)
@@ -372,14 +386,26 @@ def _restart(pm: PyvrpModel, solution: Solution, drop_smallest: bool = False) ->
     return Solution(pm.data, [Route(pm.data, _activities(pm, r), 0) for r in routes])
 
 
-def _solve(data: ProblemData, seconds: float, seed: int, initial: Solution | None, first_feasible: bool = False):
+def _solve(
+    data: ProblemData,
+    seconds: float,
+    seed: int,
+    initial: Solution | None,
+    first_feasible: bool = False,
+    until: Callable[[], bool] | None = None,
+):
+    """PyVRP for ``seconds``; also ends at its first feasible solution (``first_feasible``) or as soon as
+    ``until()`` is true (checked every iteration)."""
     from pyvrp import solve
     from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
 
-    stop: Any = MaxRuntime(max(0.0, seconds))
+    criteria: list[Any] = [MaxRuntime(max(0.0, seconds))]
     if first_feasible:
-        stop = MultipleCriteria([FirstFeasible(), stop])
+        criteria.append(FirstFeasible())
+    if until is not None:
+        criteria.append(lambda _cost: until())
+    stop: Any = criteria[0] if len(criteria) == 1 else MultipleCriteria(criteria)
     with warnings.catch_warnings():
         # PyVRP warns when its penalties hit their bound: expected when not every stop can be served (the
         # must-serve stops are optional with a huge prize, and the plan lists the rest as unserved)
@@ -395,26 +421,40 @@ def pyvrp_worker(
     initial: list[list[int]] | None = None,
     fleet_deadline: float | None = None,
     budget: float | None = None,
+    board_key: int | None = None,
 ) -> WorkerResult:
     """One PyVRP search until ``deadline`` (``time.monotonic()``), as model-node routes per vehicle.
 
     With ``config.fleet_minimisation`` on a :attr:`PyvrpModel.fleet_minimisable` model the fleet is
     minimised until ``fleet_deadline`` first, then the smallest-fleet plan is shortened until ``deadline``;
     a route-removal attempt may take ``config.attempt_share`` of ``budget`` (the whole search time, seconds).
+    ``board_key`` names the :class:`FleetBoard` this worker shares with the others of its search.
     """
 
     started = time.monotonic()
     log: list[str] = []
     start = to_solution(pm, initial) if initial is not None else None
+    board = _BOARDS.get(board_key) if board_key is not None and config.fleet_minimisation else None
+    size = None
     if config.fleet_minimisation and pm.fleet_minimisable:
         strict = pm.required()
         warm = to_solution(strict, initial) if initial is not None else None
         budget = budget if budget is not None else deadline - started
-        best = _minimise_fleet(strict, config, fleet_deadline or deadline, budget, warm, log)
+        best = _minimise_fleet(strict, config, fleet_deadline or deadline, budget, warm, log, board)
         if best is not None:  # every stop served: the distance phase keeps them required
-            pm = with_fleet(strict, best.num_routes())
+            size = best.num_routes()
+            pm = with_fleet(strict, size)
             start = _restart(pm, best)
-    result = _solve(pm.data, deadline - time.monotonic(), config.seed, start)
+    while True:
+        # with a board: shorten until another worker posts a smaller fleet, then shorten that plan instead
+        watch = None if board is None or size is None else (lambda limit=size: board.fleet() < limit)
+        result = _solve(pm.data, deadline - time.monotonic(), config.seed, start, until=watch)
+        if board is None or size is None or board.fleet() >= size or deadline - time.monotonic() < 0.05:
+            break
+        size = board.fleet()
+        pm = with_fleet(strict, size)
+        start = _solution_of(pm, board.routes())
+        log.append(f"shortens the other worker's {size} routes")
     log.append(f"{result.num_iterations} iterations")
     if not result.best.is_feasible():
         log.append("no feasible plan")
@@ -430,12 +470,18 @@ def _minimise_fleet(
     budget: float,
     start: Solution | None,
     log: list[str],
+    board: FleetBoard | None = None,
 ) -> Solution | None:
     """The smallest-fleet feasible solution found by ``until`` (``None`` if none at all).
 
     First a feasible plan with the whole fleet (the first one PyVRP finds); then, repeatedly, one vehicle
-    fewer, starting from the best plan without its smallest route (its stops unplanned) and stopping at the
-    first feasible plan. An attempt that fails within ``config.attempt_share * budget`` seconds ends the phase.
+    fewer, from scratch or (``config.warm_removal``) from the best plan without its smallest route (its stops
+    unplanned), stopping at the first feasible plan. An attempt that fails within
+    ``config.attempt_share * budget`` seconds ends the phase. With a ``board`` shared by the workers, each
+    new fleet size is posted with its plan and an attempt ends as soon as another worker posts that size:
+    after an easy step this worker races on for one vehicle fewer; after a hard one (longer than
+    :data:`HARD_STEP_SHARE` of ``budget``) it returns the winner's plan, to shorten it while the winner goes on
+    removing routes. A worker whose attempt fails returns the board's plan when it has fewer routes.
     """
 
     seconds = min(until - time.monotonic(), config.attempt_share * budget)
@@ -445,21 +491,93 @@ def _minimise_fleet(
         return None
     best = first
     log.append(f"first: {best.num_routes()} vehicles")
+    if board is not None:
+        board.post(pm, best)
     lower = _lower_bound(pm.data)
-    while best.num_routes() > lower and until - time.monotonic() > 0.05:
-        fleet = best.num_routes() - 1
+    while True:
+        fleet = min(best.num_routes(), board.fleet() if board is not None else best.num_routes()) - 1
+        if fleet < lower or until - time.monotonic() <= 0.05:
+            break
         small = with_fleet(pm, fleet)
         smaller = small.data
         warm = _restart(small, best, drop_smallest=True) if config.warm_removal else None
         tick = time.monotonic()
         seconds = min(until - tick, config.attempt_share * budget)
-        attempt = _solve(smaller, seconds, config.seed, warm, first_feasible=True).best
-        if not attempt.is_feasible():
+        watch = None if board is None else (lambda limit=fleet: board.fleet() <= limit)
+        attempt = _solve(smaller, seconds, config.seed, warm, first_feasible=True, until=watch).best
+        if attempt.is_feasible():
+            best = attempt
+            log.append(f"{attempt.num_routes()} vehicles in {time.monotonic() - tick:.1f}s")
+            if board is not None:
+                board.post(pm, best)
+        elif board is not None and board.fleet() <= fleet:
+            took = time.monotonic() - tick
+            log.append(f"{fleet} vehicles reached by another worker after {took:.1f}s")
+            if took > HARD_STEP_SHARE * budget:  # a hard step: the next one seldom succeeds; shorten instead
+                return _adopt(pm, board, log)
+        else:
             log.append(f"could not serve every stop with {fleet} vehicles in {time.monotonic() - tick:.1f}s")
             break
-        best = attempt
-        log.append(f"{attempt.num_routes()} vehicles in {time.monotonic() - tick:.1f}s")
+    if board is not None and board.fleet() < best.num_routes():
+        return _adopt(pm, board, log)
     return best
+
+
+def _adopt(pm: PyvrpModel, board: FleetBoard, log: list[str]) -> Solution:
+    """The board's plan as a solution of ``pm`` (on its first vehicles)."""
+    size = board.fleet()
+    log.append(f"shortens the other worker's {size} routes")
+    return _solution_of(with_fleet(pm, size), board.routes())
+
+
+def _solution_of(pm: PyvrpModel, routes: list[list[int]]) -> Solution:
+    """Model-node routes (non-empty, any vehicles) on ``pm``'s single vehicle type."""
+    from pyvrp import Route, Solution
+
+    return Solution(pm.data, [Route(pm.data, _activities(pm, r), 0) for r in routes])
+
+
+class FleetBoard:
+    """The smallest fleet any worker of one search has reached so far, and that plan, in memory the forked
+    workers share (an array of 64-bit integers: the fleet, the length, then each route's model nodes
+    followed by -1)."""
+
+    def __init__(self, n_nodes: int, n_vehicles: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._array = context.Array("q", 2 + n_nodes + n_vehicles)
+        self._array[0] = np.iinfo(np.int64).max
+
+    def fleet(self) -> int:
+        return int(self._array[0])
+
+    def post(self, pm: PyvrpModel, solution: Solution) -> None:
+        """Publish ``solution`` if it has fewer routes than the board's."""
+        routes = [_nodes(pm, r) for r in solution.routes()]
+        flat = [n for route in routes for n in (*route, -1)]
+        with self._array.get_lock():
+            if len(routes) >= self._array[0] or len(flat) > len(self._array) - 2:
+                return
+            self._array[2 : 2 + len(flat)] = flat
+            self._array[1] = len(flat)
+            self._array[0] = len(routes)
+
+    def routes(self) -> list[list[int]]:
+        with self._array.get_lock():
+            flat = list(self._array[2 : 2 + self._array[1]])
+        out: list[list[int]] = [[]]
+        for n in flat:
+            if n < 0:
+                out.append([])
+            else:
+                out[-1].append(int(n))
+        return [r for r in out if r]
+
+
+_BOARDS: dict[int, FleetBoard] = {}
+"""The boards of the searches under way, by key; registered before a search's workers are forked, so that
+they inherit it (shared memory cannot be pickled), and keyed so that searches in several threads of one
+process do not share one."""
+_BOARD_KEYS = itertools.count()
 
 
 def _lower_bound(data: ProblemData) -> int:
@@ -490,23 +608,35 @@ def solve_pyvrp(
     """
     options: Options = request.options
     pm = compile_pyvrp(model, request, matrices)
-    fleet = options.objective is Objective.VEHICLES and pm.fleet_minimisable
+    share = FLEET_SHARE if options.fleet_share is None else options.fleet_share
+    fleet = options.objective is Objective.VEHICLES and pm.fleet_minimisable and share > 0
     configs = [
-        PyvrpConfig(options.seed + w, fleet, warm_removal=w % 2 == 1, attempt_share=ATTEMPT_SHARES[w % 2])
+        PyvrpConfig(
+            options.seed + w, fleet, warm_removal=WARM_REMOVALS[w % 2], attempt_share=ATTEMPT_SHARES[w % 2]
+        )
         for w in range(options.workers)
     ]
     if not fleet or options.workers == 1:
         budget = max(0.0, deadline - time.monotonic())
-        fleet_deadline = time.monotonic() + FLEET_SHARE * budget
+        fleet_deadline = time.monotonic() + share * budget
         results = run_parallel(
             [(pyvrp_worker, pm, model, c, deadline, initial, fleet_deadline) for c in configs]
         )
     else:
         budget = max(0.0, deadline - time.monotonic())
-        fleet_deadline = time.monotonic() + FLEET_SHARE * budget
-        first = run_parallel(
-            [(pyvrp_worker, pm, model, c, fleet_deadline, initial, fleet_deadline, budget) for c in configs]
-        )
+        fleet_deadline = time.monotonic() + share * budget
+        key = next(_BOARD_KEYS)
+        if SHARE_FLEET and _can_fork():
+            _BOARDS[key] = FleetBoard(model.n_nodes, model.n_vehicles)
+        try:
+            first = run_parallel(
+                [
+                    (pyvrp_worker, pm, model, c, fleet_deadline, initial, fleet_deadline, budget, key)
+                    for c in configs
+                ]
+            )
+        finally:
+            _BOARDS.pop(key, None)
         found = [r for r in first if r.routes is not None]
         if not found or deadline - time.monotonic() < 0.05:
             results = first
@@ -538,6 +668,10 @@ def solve_pyvrp(
         logger.info("worker %s: objective %s in %.1fs %s", result.config, result.objective, result.seconds, result.log)
     found = [r for r in results if r.routes is not None]
     return (min(found, key=lambda r: r.objective) if found else results[0]), results
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _fleet_size(routes: list[list[int]] | None) -> int:

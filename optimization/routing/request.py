@@ -45,6 +45,8 @@ MAX_PENALTY = 1e12
 """Largest cost of leaving a stop unserved; the integer model caps penalties above any plan's cost anyway."""
 MAX_SEED = 2**31 - 1
 """OR-Tools takes 32-bit seeds."""
+MAX_FLEET_SHARE = 0.9
+"""Largest share of the search time for fleet minimisation: the rest shortens the fleet-minimal plan."""
 
 DEFAULT_PLANAR_SPEED = 1.0
 DEFAULT_SPEED_KMH = 30.0
@@ -334,6 +336,17 @@ class Options(_Model):
     time_limit: float = Field(10.0, gt=0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False, description="Seconds.")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     workers: int = Field(2, ge=1, le=16, description="Solver processes run in parallel; the best plan wins.")
+    fleet_share: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_FLEET_SHARE,
+        allow_inf_nan=False,
+        description=(
+            "'vehicles' objective: share of the search time spent minimising the fleet (fewest vehicles) before "
+            "the routes are shortened with that fleet; null: the engine's default (PyVRP 0.6, OR-Tools 0.65); "
+            "0: no separate phase (one search, every vehicle priced above any distance)."
+        ),
+    )
     first_solution: Literal[
         "automatic", "parallel_cheapest_insertion", "path_cheapest_arc", "savings", "local_cheapest_insertion"
     ] = "automatic"

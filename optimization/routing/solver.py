@@ -115,7 +115,7 @@ def unsupported(request: RouteRequest) -> str | None:
 def worker_configs(options: Options) -> list[SearchConfig]:
     """Distinct searches for ``options.workers`` processes, rotated by the seed."""
     metaheuristic = options.local_search.upper()
-    fleet = options.objective is Objective.VEHICLES
+    fleet = options.objective is Objective.VEHICLES and options.fleet_share != 0
     first = [] if options.first_solution == "automatic" else [options.first_solution.upper()]
     pool = first + [s for s in (FLEET_STRATEGIES if fleet else STRATEGIES) if s not in first]
     offset = options.seed % len(pool) if not first else 0
@@ -602,7 +602,8 @@ def solve_model(
         results = run_parallel([(run_worker, model, c, deadline, initial) for c in configs])
     else:
         budget = max(0.0, deadline - time.monotonic())
-        fleet_deadline = time.monotonic() + FLEET_SHARE * budget
+        share = FLEET_SHARE if options.fleet_share is None else options.fleet_share
+        fleet_deadline = time.monotonic() + share * budget
         results = run_parallel([(minimise_fleet, model, c, fleet_deadline, budget, initial) for c in configs])
         found = [r for r in results if r.routes is not None]
         if found and deadline - time.monotonic() > 0.05:
