@@ -91,6 +91,7 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
     from monitoring.outcomes import customer_outcomes, latest_scored
     from shopml.errors import NotTrainedError
     from training.customers import CustomerScorer
+    from training.customers.train import TrainConfig
     from training.names import CHURN
     from training.registry import load_champion, version_params
 
@@ -136,13 +137,14 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
             history.write_scores(when, scores[["customer_id", "churn_probability", "predicted_value", "segment"]]
                                  .assign(model_version=version))
     kept = history.scores(until=when)
-    logged = _logged_scores(settings, seen, report["notes"])
+    log = _PredictionLog(settings, seen, report["notes"])
+    logged = _logged_scores(log)
     together = pd.concat([f for f in (kept, logged) if not f.empty], ignore_index=True) if len(kept) or len(logged) \
         else pd.DataFrame()
     if together.empty:
         report["notes"].append("no customer scores kept yet: outcomes are judged once a horizon has passed")
     else:
-        outcomes = customer_outcomes(together, seen, when, settings_horizon(settings))
+        outcomes = customer_outcomes(together, seen, when, TrainConfig().horizon_days)
         report["outcomes"]["churn"] = _records(outcomes)
         current = outcomes.loc[outcomes["model_version"] == report["champion"].get("version")] \
             if report["champion"] else outcomes
@@ -150,18 +152,13 @@ def run_monitor(settings, tables: Mapping[str, pd.DataFrame], as_of: str | pd.Ti
         if report["outcomes"]["churn_latest"] is None:
             report["notes"].append("no score of the current champions has passed its horizon yet: no outcome to "
                                    "judge")
-    report["outcomes"]["recommendations"] = _records(_recommendation_outcomes(settings, seen, when, report["notes"]))
-    report["outcomes"]["forecasts"] = _records(_forecast_outcomes(settings, seen, report["notes"]))
+    report["outcomes"]["recommendations"] = _records(_recommendation_outcomes(log, seen, when))
+    report["outcomes"]["forecasts"] = _records(_forecast_outcomes(log, seen))
     report["notes"].extend(history.problems)
     report["verdict"] = verdict(report, thresholds)
     if record:
         history.write_report(when, report)  # every run's report, for the console's calibration and drift over time
     return report
-
-
-def settings_horizon(settings) -> int:
-    """The customer models' label horizon in days (90, the protocol's)."""
-    return int(getattr(settings, "customer_horizon_days", 90))
 
 
 ORDER_COLUMNS = ("country", "unit_price", "quantity")
@@ -195,45 +192,72 @@ def _champion_reference(settings, churn_version: str, when: pd.Timestamp,
     return (trained[-1] if trained else None), auc
 
 
-def _logged_scores(settings, orders: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """``/v1/customers/score`` answers from the prediction log, with the pseudonyms turned back into the shop's
-    customer ids (the key is the data home's)."""
+class _PredictionLog:
+    """The service's prediction log, read once per monitor run, with its pseudonyms turned back into the shop's
+    customer ids (HMAC under the data home's key, computed once for every customer in ``orders``)."""
+
+    def __init__(self, settings, orders: pd.DataFrame, notes: list[str]):
+        from serving.predictions import read_predictions
+
+        self.root = settings.data_home / "predictions"
+        self.orders = orders
+        self.notes = notes
+        self._ids: dict[str, str] | None = None
+        problems: list[str] = []
+        self.records = read_predictions(self.root, None, problems) if self.root.is_dir() else pd.DataFrame()
+        notes.extend(f"prediction log: {p}" for p in problems)
+
+    def of(self, endpoint: str) -> pd.DataFrame:
+        if self.records.empty:
+            return self.records
+        return self.records.loc[self.records["endpoint"] == endpoint].reset_index(drop=True)
+
+    def customer_ids(self, subjects: pd.Series) -> pd.Series:
+        if self._ids is None:
+            from serving.predictions import log_key, pseudonym
+
+            key = log_key(self.root)
+            self._ids = {pseudonym(key, c): c for c in self.orders["customer_id"].dropna().astype("str").unique()}
+        return subjects.map(self._ids)
+
+
+def _logged_scores(log: _PredictionLog) -> pd.DataFrame:
+    """``/v1/customers/score`` answers from the prediction log, by the shop's customer ids."""
     import json
 
-    records = _read_log(settings, "customers/score", notes)
+    records = log.of("customers/score")
     if records.empty:
         return pd.DataFrame()
-    ids = _pseudonym_map(settings, orders)
     outputs = records["output"].map(json.loads)
     frame = pd.DataFrame({
         "scored_at": pd.to_datetime(outputs.map(lambda o: o.get("as_of"))),
         "model_version": records["model_version"].astype("str"),
-        "customer_id": records["subject"].map(ids),
+        "customer_id": log.customer_ids(records["subject"]),
         "churn_probability": outputs.map(lambda o: o.get("churn_probability")).astype("float64"),
         "predicted_value": outputs.map(lambda o: o.get("predicted_value")).astype("float64"),
     })
     unknown = int(frame["customer_id"].isna().sum())
     if unknown:
-        notes.append(f"{unknown:,} logged customer scores name no customer in the orders: left out")
+        log.notes.append(f"{unknown:,} logged customer scores name no customer in the orders: left out")
     return frame.dropna(subset=["customer_id", "scored_at"])
 
 
-def _recommendation_outcomes(settings, orders: pd.DataFrame, when: pd.Timestamp, notes: list[str]) -> pd.DataFrame:
+def _recommendation_outcomes(log: _PredictionLog, orders: pd.DataFrame, when: pd.Timestamp) -> pd.DataFrame:
     import json
 
     from monitoring.outcomes import recommendation_outcomes
 
-    records = _read_log(settings, "recommend", notes)
+    records = log.of("recommend")
     if records.empty:
         return pd.DataFrame()
-    ids = _pseudonym_map(settings, orders)
     frame = pd.DataFrame({"logged_at": pd.to_datetime(records["logged_at"], utc=True).dt.tz_localize(None),
                           "model_version": records["model_version"].astype("str"),
-                          "customer_id": records["subject"].map(ids), "items": records["output"].map(json.loads)})
+                          "customer_id": log.customer_ids(records["subject"]),
+                          "items": records["output"].map(json.loads)})
     return recommendation_outcomes(frame.dropna(subset=["customer_id"]), orders, when)
 
 
-def _forecast_outcomes(settings, orders: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+def _forecast_outcomes(log: _PredictionLog, orders: pd.DataFrame) -> pd.DataFrame:
     """``/v1/forecast`` answers from the log against the weekly sales that have arrived since (per SKU and
     region, ``ALL`` being the SKU's total; origin: the day the forecast was served)."""
     import json
@@ -241,13 +265,13 @@ def _forecast_outcomes(settings, orders: pd.DataFrame, notes: list[str]) -> pd.D
     from features.demand import ALL_REGIONS, demand_series
     from monitoring.outcomes import forecast_outcomes
 
-    records = _read_log(settings, "forecast", notes)
+    records = log.of("forecast")
     if records.empty:
         return pd.DataFrame()
     outputs = records["output"].map(json.loads)
     quantiles = outputs.map(lambda o: o.get("quantiles") or {})
     if not all(q in quantiles.iloc[0] for q in ("p10", "p50", "p90")):
-        notes.append("logged forecasts lack p10/p50/p90: forecast outcomes not judged")
+        log.notes.append("logged forecasts lack p10/p50/p90: forecast outcomes not judged")
         return pd.DataFrame()
     series = records["subject"].str.split("|", n=1, expand=True)
     forecasts = pd.DataFrame({
@@ -260,25 +284,6 @@ def _forecast_outcomes(settings, orders: pd.DataFrame, notes: list[str]) -> pd.D
     actuals = pd.concat([demand_series(orders, freq="W", skus=skus).assign(region=ALL_REGIONS),
                          demand_series(orders, freq="W", skus=skus, by_region=True)], ignore_index=True)
     return forecast_outcomes(forecasts, actuals.rename(columns={"period_start": "week"}))
-
-
-def _read_log(settings, endpoint: str, notes: list[str]) -> pd.DataFrame:
-    from serving.predictions import read_predictions
-
-    root = settings.data_home / "predictions"
-    if not root.is_dir():
-        return pd.DataFrame()
-    problems: list[str] = []
-    frame = read_predictions(root, endpoint, problems)
-    notes.extend(f"prediction log: {p}" for p in problems if f"prediction log: {p}" not in notes)
-    return frame
-
-
-def _pseudonym_map(settings, orders: pd.DataFrame) -> dict[str, str]:
-    from serving.predictions import log_key, pseudonym
-
-    key = log_key(settings.data_home / "predictions")
-    return {pseudonym(key, c): c for c in orders["customer_id"].dropna().astype("str").unique()}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

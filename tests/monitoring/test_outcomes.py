@@ -93,11 +93,3 @@ def test_segment_sizes_over_time_from_the_kept_scores(tmp_path):
     sizes = history.segment_sizes().set_index(["scored_at", "segment"])
     assert sizes.loc[(pd.Timestamp("2024-01-01"), "a"), "customers"] == 2
     assert sizes.loc[(pd.Timestamp("2024-01-08"), "b"), "predicted_value"] == 50.0
-
-    from serving.console.pages import segment_history
-    from shopml.settings import load_settings
-
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "monitoring").symlink_to(tmp_path, target_is_directory=True)
-    figure = segment_history(load_settings(data_home=tmp_path / "home"))["segment_history_figure"]
-    assert '"2024-01-08"' in figure and '"name":"a"' in figure.replace(" ", "")

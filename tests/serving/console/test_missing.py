@@ -113,3 +113,20 @@ def test_the_models_page_draws_calibration_and_drift_from_the_monitor_reports(tm
         models = client.get("/console/models").text
     assert 'id="calibration"' in models and 'id="drift"' in models
     assert "2024-09-09" in models and "0.31" in models
+
+
+def test_segment_sizes_over_time_come_from_the_kept_monitor_scores(tmp_path):
+    import pandas as pd
+
+    from monitoring.history import History
+    from serving.console.pages import segment_history
+
+    settings = load_settings(data_home=tmp_path)
+    assert "at least two" in segment_history(settings)["segment_history_missing"]
+    history = History(tmp_path / "monitoring")
+    for day, segments in (("2024-01-01", ["a", "a", "b"]), ("2024-01-08", ["a", "b", "b"])):
+        history.write_scores(pd.Timestamp(day), pd.DataFrame({
+            "customer_id": ["1", "2", "3"], "churn_probability": 0.5, "predicted_value": [10.0, 20.0, 30.0],
+            "segment": segments, "model_version": "c1"}))
+    figure = segment_history(settings)["segment_history_figure"].replace(" ", "")
+    assert '"2024-01-08"' in figure and '"name":"a"' in figure and "[2,1]" in figure
