@@ -55,6 +55,9 @@ app.add_typer(keys.app, name="keys")
 from cli import audit  # noqa: E402
 
 app.add_typer(audit.app, name="audit")
+from cli import privacy  # noqa: E402
+
+app.add_typer(privacy.app, name="privacy")
 
 
 @app.callback()

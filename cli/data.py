@@ -11,6 +11,7 @@ from cli._console import console, table
 from cli._files import not_utf8
 
 if TYPE_CHECKING:
+    from features.identities import Ingestion
     from features.synthetic import ShopConfig
 
 app = typer.Typer(help="Generate the synthetic demo shop or load real data.", no_args_is_help=True)
@@ -24,6 +25,10 @@ def generate(
     start: str | None = typer.Option(None, help="First day, YYYY-MM-DD (default 2023-01-01)."),
     warehouses: int | None = typer.Option(None, help="Warehouses (default 4)."),
     seed: int | None = typer.Option(None, help="Random seed (default: settings.seed)."),
+    id_prefix: str | None = typer.Option(
+        None, "--id-prefix", help="Put this before each customer number (e.g. cust-): ids that cannot be taken for "
+        "a number, for scanning the data home for them (`shopml privacy scan`).",
+    ),
     if_missing: bool = typer.Option(
         False, "--if-missing", help="Do nothing when the data home already holds tables (generated or loaded)."
     ),
@@ -48,9 +53,11 @@ def generate(
     """
     import dataclasses
 
+    from features.identities import Ingestion
     from features.store import read_manifest, save_tables
     from features.synthetic import ShopConfig, generate_shop
     from shopml.errors import NotTrainedError, ShopmlError
+    from shopml.privacy import VAULT_FILE
     from shopml.settings import load_settings
 
     settings = load_settings()
@@ -75,19 +82,25 @@ def generate(
     chosen = {
         "customers": customers, "products": products, "days": days, "start": start,
         "warehouses": warehouses, "seed": seed if seed is not None else settings.seed,
+        "customer_id_prefix": id_prefix,
     }
     config = dataclasses.replace(ShopConfig(), **{k: v for k, v in chosen.items() if v is not None})
     if order_lines is not None:
-        _generate_chunked(config, order_lines, chunk_customers, target)
+        _generate_chunked(config, order_lines, chunk_customers, target, Ingestion(settings))
         return
     with console.status("generating the demo shop"):
         shop = generate_shop(config)
-    tables = shop.tables()
-    manifest = save_tables(tables, settings.raw_dir, source=f"synthetic:seed={config.seed}")
+    ingestion = Ingestion(settings)
+    private = ingestion({**shop.tables(), **{f"truth/{name}": frame for name, frame in shop.truth.items()}})
+    tables = {name: frame for name, frame in private.tables.items() if not name.startswith("truth/")}
+    manifest = save_tables(tables, settings.raw_dir, source=f"synthetic:seed={config.seed}",
+                           extras={VAULT_FILE: private.vault}, identities=ingestion.manifest)
     truth_dir = settings.data_home / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
-    for name, frame in shop.truth.items():
-        frame.to_parquet(truth_dir / f"{name}.parquet", index=False)
+    for name, frame in private.tables.items():
+        if name.startswith("truth/"):
+            frame.to_parquet(truth_dir / f"{name.removeprefix('truth/')}.parquet", index=False)
+    _say_kept_out(ingestion.kept_out)
     console.print(table(
         f"Demo shop written to {settings.raw_dir}",
         ["table", "rows", "fingerprint"],
@@ -100,7 +113,9 @@ def generate(
     )
 
 
-def _generate_chunked(shop: ShopConfig, order_lines: int, chunk_customers: int | None, out: Path) -> None:
+def _generate_chunked(
+    shop: ShopConfig, order_lines: int, chunk_customers: int | None, out: Path, ingest: Ingestion
+) -> None:
     """``generate --order-lines``: the shop written chunk by chunk under a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -115,7 +130,7 @@ def _generate_chunked(shop: ShopConfig, order_lines: int, chunk_customers: int |
     ) as progress:
         task = progress.add_task(f"generating into {out}", total=order_lines)
         written = write_chunked_shop(
-            config, out, on_chunk=lambda chunk: progress.advance(task, chunk.order_lines)
+            config, out, on_chunk=lambda chunk: progress.advance(task, chunk.order_lines), ingest=ingest
         )
         progress.update(task, total=written.order_lines, completed=written.order_lines)
     tables = written.manifest["tables"]
@@ -137,9 +152,11 @@ def load(
 
     Rejected rows are written to ``<data home>/data/rejected.parquet`` with a reason each.
     """
+    from features.identities import Ingestion
     from features.loaders import FORMATS, load
     from features.store import save_tables
     from shopml.errors import DataValidationError
+    from shopml.privacy import VAULT_FILE
     from shopml.settings import load_settings
 
     if fmt is not None and fmt not in FORMATS:
@@ -156,11 +173,23 @@ def load(
             f"{len(result.rejected):,} row(s) rejected; first: row {first['row']} ({first['reason']}). "
             "Fix them or load without --strict to set them aside."
         )
-    save_tables(result.tables, settings.raw_dir, source=result.source)
-    result.rejected.astype("str").to_parquet(settings.raw_dir / "rejected.parquet", index=False)
+    ingestion = Ingestion(settings)
+    private = ingestion({**result.tables, "rejected": result.rejected})
+    tables = {name: frame for name, frame in private.tables.items() if name != "rejected"}
+    save_tables(tables, settings.raw_dir, source=result.source,
+                extras={VAULT_FILE: private.vault, "rejected.parquet": private.tables["rejected"].astype("str")},
+                identities=ingestion.manifest)
+    _say_kept_out(ingestion.kept_out)
     for report in result.reports:
         rows = [("kept", f"{report.kept:,}")]
         rows += [(f"rejected: {reason}", f"{n:,}") for reason, n in report.rejected.items()]
         rows += [(f"kept, {what}", f"{n:,}") for what, n in report.notes.items()]
         console.print(table(f"{report.table}: {report.rows_in:,} rows read", ["", "rows"], rows))
     console.print(f"canonical tables in {settings.raw_dir}; rejected rows in {settings.raw_dir / 'rejected.parquet'}")
+
+
+def _say_kept_out(kept_out: dict[str, int]) -> None:
+    """Tell how many rows the erasure tombstones kept out of a load (never silently)."""
+    if kept_out:
+        counts = ", ".join(f"{n:,} {name} row(s)" for name, n in kept_out.items())
+        console.print(f"kept out by erasure tombstones (docs/security.md, 'Erasure'): {counts}")

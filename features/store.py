@@ -29,8 +29,16 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def save_tables(tables: dict[str, pd.DataFrame], directory: Path, *, source: str) -> dict[str, object]:
-    """Write every table atomically (to a sibling folder, then swapped in) and return the manifest."""
+def save_tables(
+    tables: dict[str, pd.DataFrame], directory: Path, *, source: str, extras: dict[str, pd.DataFrame] | None = None,
+    identities: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """Write every table atomically (to a sibling folder, then swapped in) and return the manifest.
+
+    ``extras`` are files written beside the tables in the same swap (``identities.parquet``: the sealed vault of
+    :mod:`shopml.privacy`); they are not tables and not in the manifest. ``identities`` says in the manifest
+    that the customer ids are pseudonyms, and under which secret (:class:`shopml.privacy.Edge` reads it).
+    """
     directory = Path(directory)
     staging = directory.with_name(directory.name + ".tmp")
     if staging.exists():
@@ -41,11 +49,15 @@ def save_tables(tables: dict[str, pd.DataFrame], directory: Path, *, source: str
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tables": {},
     }
+    if identities is not None:
+        manifest["identities"] = identities
     for name, frame in tables.items():
         if name not in CONTRACTS:
             raise ValueError(f"unknown table {name!r}")
         frame.to_parquet(staging / f"{name}.parquet", index=False)
         manifest["tables"][name] = {"rows": len(frame), "fingerprint": fingerprint(frame)}
+    for file_name, frame in (extras or {}).items():
+        frame.to_parquet(staging / file_name, index=False)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
     if directory.exists():
         shutil.rmtree(directory)

@@ -4,18 +4,23 @@ Customer scoring in the service is a lookup, not a model call: when the customer
 per-customer feature table written by ``shopml features build`` (``customers.parquet`` of the latest cutoff)
 is scored in one vectorised pass and kept in memory as numpy columns. Its cutoff is the ``as_of`` date of
 every answer. Audiences are boolean masks over those columns, ordered by predicted value.
+
+Ids inside are the data home's pseudonyms; the store's :class:`~shopml.privacy.Edge` turns them into the
+caller's ids in every row it hands out (API answers, console previews, CSV exports) and leaves out customers
+erased since the store was built (docs/security.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from serving.errors import ModelNotLoadedError
+from shopml.privacy import Edge
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +37,12 @@ class AudienceStore:
     segments: np.ndarray
     model_versions: dict[str, str]
     index: dict[str, int]
+    edge: Edge | None = None
+    _present: list = field(default_factory=lambda: [None, None], repr=False)  # [identities, mask], recomputed
 
     @classmethod
-    def from_scores(cls, scores, as_of: str, model_versions: dict[str, str]) -> AudienceStore:
+    def from_scores(cls, scores, as_of: str, model_versions: dict[str, str], edge: Edge | None = None
+                    ) -> AudienceStore:
         """Build from the scorer's frame (``customer_id`` + :data:`SCORE_COLUMNS` + ``segment``)."""
         ids = scores["customer_id"].astype(str).to_numpy(dtype=object)
         columns = {c: scores[c].to_numpy(dtype=float) for c in SCORE_COLUMNS}
@@ -43,7 +51,23 @@ class AudienceStore:
         ids, segments = ids[order], segments[order]
         columns = {c: v[order] for c, v in columns.items()}
         index = {cid: i for i, cid in enumerate(ids)}
-        return cls(as_of, ids, columns, segments, dict(model_versions), index)
+        return cls(as_of, ids, columns, segments, dict(model_versions), index, edge)
+
+    def present(self) -> np.ndarray | None:
+        """Which rows are still customers (None: all of them); recomputed when the vault changes."""
+        if self.edge is None:
+            return None
+        identities = self.edge.identities()
+        if identities is None:
+            return None
+        if self._present[0] is not identities:
+            self._present[:] = [identities, np.fromiter((c in identities for c in self.customer_ids), bool,
+                                                        count=len(self.customer_ids))]
+        return self._present[1]
+
+    def caller_id(self, inner: str) -> str | None:
+        """The id callers know this customer by (None once erased)."""
+        return inner if self.edge is None else self.edge.outward(inner)
 
     def __len__(self) -> int:
         return len(self.customer_ids)
@@ -52,7 +76,10 @@ class AudienceStore:
         """Customer score dicts for row positions (JSON-safe: NaN becomes None)."""
         out = []
         for i in positions:
-            row = {"customer_id": self.customer_ids[i], "segment": self.segments[i]}
+            caller = self.caller_id(self.customer_ids[i])
+            if caller is None:  # erased after the store was built
+                continue
+            row = {"customer_id": caller, "segment": self.segments[i]}
             for c in SCORE_COLUMNS:
                 value = float(self.columns[c][i])
                 row[c] = value if np.isfinite(value) else None
@@ -60,11 +87,13 @@ class AudienceStore:
         return out
 
     def lookup(self, customer_ids: list[str]) -> tuple[list[int], list[str]]:
-        """Row positions of the known ids (in request order, duplicates kept) and the unknown ids."""
+        """Row positions of the known ids (in request order, duplicates kept) and the unknown ids (the store's
+        own ids: callers translate with the edge first)."""
         found, unknown = [], []
+        present = self.present()
         for cid in customer_ids:
             i = self.index.get(cid)
-            if i is None:
+            if i is None or (present is not None and not present[i]):
                 unknown.append(cid)
             else:
                 found.append(i)
@@ -73,7 +102,8 @@ class AudienceStore:
     def select(self, segments=None, min_value=None, min_churn=None, max_churn=None, min_p_alive=None,
                top_n=None) -> np.ndarray:
         """Positions of the customers passing every filter, highest predicted value first."""
-        mask = np.ones(len(self), dtype=bool)
+        present = self.present()
+        mask = np.ones(len(self), dtype=bool) if present is None else present.copy()
         if segments:
             mask &= np.isin(self.segments, np.asarray(list(segments), dtype=object))
         if min_value is not None:
@@ -101,7 +131,8 @@ class AudienceStore:
         return buffer.getvalue()
 
 
-def build_audience_store(scorer, features_home: Path, model_versions: dict[str, str]) -> AudienceStore:
+def build_audience_store(scorer, features_home: Path, model_versions: dict[str, str], edge: Edge | None = None
+                         ) -> AudienceStore:
     """Score the latest feature table with ``scorer`` (a ``CustomerScorer``) into an :class:`AudienceStore`."""
     import pandas as pd
 
@@ -115,7 +146,7 @@ def build_audience_store(scorer, features_home: Path, model_versions: dict[str, 
     features = table[["customer_id", *CUSTOMER_FEATURES]]
     scores = scorer.score(features)
     logger.info("scored %d customers as of %s", len(scores), as_of)
-    return AudienceStore.from_scores(scores, as_of, model_versions)
+    return AudienceStore.from_scores(scores, as_of, model_versions, edge)
 
 
 def require(store: AudienceStore | None) -> AudienceStore:

@@ -23,7 +23,8 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ class BufferedParquetLog:
 
     columns: tuple[str, ...] = ()
     thread_name = "shopml-log"
+    subject_field = 4
+    """The record field holding the pseudonymous customer, matched against :attr:`forget`."""
 
     def __init__(self, root: Path, capacity: int = 100_000, flush_seconds: float = 5.0, keep_days: int = 30,
                  key: bytes | None = None):
@@ -85,11 +88,14 @@ class BufferedParquetLog:
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.forget: Callable[[], AbstractSet[str]] | None = None
+        """Customer keys erased since the records were taken (the service sets it): never written."""
+        self.forgotten = 0
 
     @property
     def dropped(self) -> int:
         """Records lost because the buffer was full between two flushes."""
-        return self._appended - self.written - len(self._buffer)
+        return self._appended - self.written - self.forgotten - len(self._buffer)
 
     def append(self, record: tuple) -> None:
         """Buffer one record (microseconds; called on the request path)."""
@@ -128,6 +134,11 @@ class BufferedParquetLog:
                     break
             if not records:
                 return 0
+            erased = self.forget() if self.forget is not None else None
+            if erased:
+                kept = [r for r in records if r[self.subject_field] not in erased]
+                self.forgotten += len(records) - len(kept)
+                records = kept
             by_day: dict[date, list[tuple]] = {}
             for record in records:
                 by_day.setdefault(datetime.fromtimestamp(record[0], UTC).date(), []).append(record)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +103,15 @@ class Settings(BaseSettings):
         default_factory=dict, description="Per-key token buckets by role ({role: {per_second, burst}}, per worker "
         "process); roles not listed keep DEFAULT_RATE_LIMITS; a key with several roles gets the largest.",
     )
+    privacy_secret: SecretStr | None = Field(
+        None, description="Secret of the customer-id pseudonyms (at least 16 characters; env "
+        "SHOPML_PRIVACY_SECRET). Default: the file privacy_secret_file, else <data_home>/secrets/pseudonyms.key, "
+        "created on first use. Changing it is a procedure (docs/security.md, 'Rotating the secret').",
+    )
+    privacy_secret_file: Path | None = Field(
+        None, description="File holding the pseudonym secret (e.g. a mounted secret), used when privacy_secret "
+        "is not set.",
+    )
     keys_rotation_grace_hours: float = Field(
         24.0, ge=0, le=24 * 365, description="How long the old key keeps working after `shopml keys rotate`.",
     )
@@ -154,6 +163,10 @@ class Settings(BaseSettings):
         None, description="Business rules of the recommendations (JSON, docs/recommend.md); default "
         "<data_home>/rules/recommend.json; no file: no rules.",
     )
+    recommend_experiment_path: Path | None = Field(
+        None, description="The recommender A/B test (JSON, docs/recommend.md): variants from the registry and their "
+        "weights; default <data_home>/experiments/recommend.json; no file: the champion serves every request.",
+    )
     recommend_refresh_seconds: float = Field(
         5.0, gt=0, le=3600, description="How often the service checks the rules file and the products and stock "
         "tables for changes and reloads them (off the request path).",
@@ -187,6 +200,12 @@ class Settings(BaseSettings):
     def rules_path(self) -> Path:
         """The recommendation rules file (``recommend_rules_path`` or ``<data_home>/rules/recommend.json``)."""
         return self.recommend_rules_path or self.data_home / "rules" / "recommend.json"
+
+    @property
+    def experiment_path(self) -> Path:
+        """The recommender experiment file (``recommend_experiment_path`` or
+        ``<data_home>/experiments/recommend.json``)."""
+        return self.recommend_experiment_path or self.data_home / "experiments" / "recommend.json"
 
     @property
     def keys_path(self) -> Path:

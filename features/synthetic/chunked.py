@@ -35,10 +35,13 @@ from features.store import MANIFEST
 from features.synthetic.config import ShopConfig, ShopConfigError, check_int
 from features.synthetic.shop import TABLES, Segment, World, stage_streams
 from shopml.errors import ShopmlError
+from shopml.privacy import VAULT_FILE
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from features.identities import Ingestion
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +222,7 @@ def write_chunked_shop(
     out: Path,
     *,
     on_chunk: Callable[[ShopChunk], None] | None = None,
+    ingest: Ingestion | None = None,
 ) -> WrittenShop:
     """Generate the shop and write it to ``out`` chunk by chunk; ``out`` is replaced only when all is written.
 
@@ -230,6 +234,9 @@ def write_chunked_shop(
         A new or empty folder, or one holding canonical tables (a manifest), which is replaced.
     on_chunk
         Called after each chunk is written (for a progress bar).
+    ingest
+        The data home's privacy step (:class:`features.identities.Ingestion`): customer ids become pseudonyms
+        chunk by chunk and the sealed real ids go to ``identities.parquet`` beside the tables.
 
     Raises
     ------
@@ -244,9 +251,16 @@ def write_chunked_shop(
     try:
         with _TableWriter(staging) as tables, _TableWriter(staging / TRUTH_DIR) as truth:
             for chunk in generate_chunks(config):
-                for name, frame in chunk.tables.items():
+                chunk_tables, chunk_truth = chunk.tables, chunk.truth
+                if ingest is not None:
+                    private = ingest({**chunk_tables, **{f"{TRUTH_DIR}/{n}": f for n, f in chunk_truth.items()}})
+                    chunk_tables = {n: f for n, f in private.tables.items() if n in chunk_tables}
+                    chunk_truth = {n: private.tables[f"{TRUTH_DIR}/{n}"] for n in chunk_truth}
+                    if len(private.vault):
+                        tables.append(VAULT_FILE.removesuffix(".parquet"), private.vault)
+                for name, frame in chunk_tables.items():
                     tables.append(name, frame)
-                for name, frame in chunk.truth.items():
+                for name, frame in chunk_truth.items():
                     truth.append(name, frame)
                 chunks += chunk.customers > 0
                 orders_written += chunk.order_lines
@@ -257,6 +271,7 @@ def write_chunked_shop(
             "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "tables": {name: tables.info[name] for name in TABLES},
             "truth": TRUTH_DIR,
+            **({"identities": ingest.manifest} if ingest is not None else {}),
             "generator": {
                 "order_lines_requested": config.order_lines,
                 "chunk_customers": config.chunk_customers,

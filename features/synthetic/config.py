@@ -219,6 +219,9 @@ class ShopConfig:
         Promotions (SKU or category price cuts) per year; they never overlap in time.
     behaviour, demand
         Population priors of customers and the calendar shape of demand.
+    customer_id_prefix
+        Put before each customer number (``"cust-"`` and the number): ids that no number in a report can
+        be mistaken for, for the raw-id scan of the privacy tests (docs/security.md).
     """
 
     customers: int = 5_000
@@ -234,6 +237,7 @@ class ShopConfig:
     promotions_per_year: float = 12.0
     behaviour: CustomerBehaviour = field(default_factory=CustomerBehaviour)
     demand: DemandShape = field(default_factory=DemandShape)
+    customer_id_prefix: str = ""
 
     def __post_init__(self) -> None:
         check_int("customers", self.customers, 1, 10_000_000)
@@ -253,6 +257,10 @@ class ShopConfig:
         names = [r.name for r in self.regions]
         if len(set(names)) != len(names):
             raise ShopConfigError(f"regions has duplicate names {sorted(names)}; give each region one entry.")
+        if not isinstance(self.customer_id_prefix, str) or len(self.customer_id_prefix) > 16 \
+                or not all(c.isalnum() or c in "-_" for c in self.customer_id_prefix):
+            raise ShopConfigError(f"customer_id_prefix={self.customer_id_prefix!r}: use at most 16 letters, digits, "
+                                  "'-' or '_'.")
         _check_range("guest_share", self.guest_share, 0.0, 0.9)
         _check_range("return_rate", self.return_rate, 0.0, 0.5)
         max_promos = 365.25 / self.demand.promo_days[1]

@@ -244,7 +244,9 @@ class Segment:
         tastes = np.vstack([pop.taste, guest_taste])
         lines = fill_baskets(config, orders, tastes, catalog, world.promos, rng["baskets"])
         return_orders, return_lines, _ = draw_returns(config, orders, lines, rng["returns"])
-        ids = np.array([str(_FIRST_CUSTOMER_NUMBER + first_customer + i) for i in range(pop.size)], dtype=object)
+        prefix = config.customer_id_prefix
+        ids = np.array([f"{prefix}{_FIRST_CUSTOMER_NUMBER + first_customer + i}" for i in range(pop.size)],
+                       dtype=object)
         return cls(pop, orders, lines, return_orders, return_lines, ids)
 
     @property
