@@ -114,6 +114,8 @@ def audiences(
     min_churn: float | None = typer.Option(None, "--min-churn", min=0.0, max=1.0, help="Keep customers with churn probability at least this."),
     top: int | None = typer.Option(None, "--top", help="Keep the N customers with the highest predicted value."),
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (.csv or .parquet; default: reports/audience-DATE.parquet)."),
+    real_ids: bool = typer.Option(False, "--real-ids", help="Write your own customer ids instead of the data home's "
+                                  "pseudonyms (for a campaign tool; only to a file outside the data home, audited)."),
     engine: EngineOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -123,6 +125,9 @@ def audiences(
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         raise ShopmlError(f"--output {output}: use a .csv or .parquet file name.")
     settings = engine_settings(engine)
+    if real_ids and (output is None or output.resolve().is_relative_to(settings.data_home.resolve())):
+        raise ShopmlError("--real-ids writes real customer ids: give --output a file outside the data home "
+                          f"({settings.data_home}), which holds pseudonyms only.")
     spark_engine = settings.engine == "spark"
     if features is not None and not (spark_engine and features.is_dir()):  # Spark also reads a folder of parts
         from cli._files import check_parquet
@@ -157,15 +162,22 @@ def audiences(
         with console.status("scoring customers"):
             result = score_audience(settings, as_of=as_of_ts, features_path=features, lake=source, **filters)
     path = output or settings.reports_dir / f"audience-{result.as_of:%Y-%m-%d}.parquet"
-    write_audience(result.audience, path)
+    audience = result.audience
+    if real_ids:
+        from shopml.privacy import Edge
+
+        edge = Edge(settings)
+        callers = [edge.outward(c) for c in audience["customer_id"].astype(str)]
+        audience = audience.assign(customer_id=callers)[[c is not None for c in callers]]
+    write_audience(audience, path)
     from shopml.audit import cli_actor, record
 
-    record(settings, cli_actor(), "audience.export", via="cli", rows=len(result.audience), scored=result.scored,
+    record(settings, cli_actor(), "audience.export", via="cli", rows=len(audience), scored=result.scored,
            as_of=f"{result.as_of:%Y-%m-%d}", filter={k: v for k, v in filters.items() if v is not None},
-           file=str(path), models=dict(result.versions))
+           file=str(path), models=dict(result.versions), real_ids=real_ids)
     console.print(table(f"Segments of {result.scored:,} customers as of {result.as_of:%Y-%m-%d}",
                         ["segment", "customers", "mean predicted value"], result.segment_rows()))
-    console.print(f"{len(result.audience):,} customers written to {path} (models: churn v{result.versions['churn']}, "
+    console.print(f"{len(audience):,} customers written to {path} (models: churn v{result.versions['churn']}, "
                   f"customer_value v{result.versions['customer_value']})")
 
 

@@ -80,10 +80,17 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     model_dir: Path | None = MODEL_DIR_OPTION,
 ) -> None:
-    """Top-k items for a customer from the champion recommender."""
+    """Top-k items for a customer from the champion recommender (your own customer id: it is translated to the
+    data home's pseudonym, docs/security.md)."""
+    from shopml.privacy import Edge
+    from shopml.settings import load_settings
+
     model, version = _load(model_dir)
-    recs = model.recommend(customer_id, k=k, exclude=exclude, country=country, include_purchased=buy_again)
-    known = "known customer" if model.knows_customer(customer_id) else "unknown customer: fallback"
+    edge = Edge(load_settings())
+    inner = edge.inward(customer_id)
+    inner = inner if edge.present(inner) else None
+    recs = model.recommend(inner, k=k, exclude=exclude, country=country, include_purchased=buy_again)
+    known = "known customer" if model.knows_customer(inner) else "unknown customer: fallback"
     _show(f"recommendations for {customer_id} ({known}; recommender {version})", recs, as_json)
 
 

@@ -66,7 +66,8 @@ def pseudonymise(
         hashed_uniques = pseudonyms.series(uniques)
         real_ids.update(zip(hashed_uniques.astype(str), uniques.astype(str), strict=True))
         hashed = ids.map(dict(zip(uniques, hashed_uniques, strict=True)))
-        out[name] = frame.assign(**{ID_COLUMN: hashed.astype(frame[ID_COLUMN].dtype)})
+        dtype = frame[ID_COLUMN].dtype
+        out[name] = frame.assign(**{ID_COLUMN: hashed if pd.api.types.is_numeric_dtype(dtype) else hashed.astype(dtype)})
     sealed = vault.seal(list(real_ids), list(real_ids.values()))
     return Pseudonymised(out, sealed, kept_out)
 

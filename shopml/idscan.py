@@ -3,8 +3,9 @@
 Every file under the given folders is read the way its format stores text, so that no encoding hides an id:
 Parquet through its string columns and metadata (its pages are compressed), ``.npz``, ``.zip`` and ``.gz``
 through their members, and everything else (JSON, HTML, CSV, pickles, SQLite, model files) as bytes, in UTF-8
-and in the UTF-32 numpy uses for its string arrays. Text is cut into runs of the characters ids are made of
-and each run is looked up in the set of ids, so the cost is one pass per file whatever the number of ids.
+and in the UTF-32 numpy uses for its string arrays. Text is cut into runs of letters, digits and the
+characters ids are made of, and each run is looked up in the set of ids, so the cost is one pass per file
+whatever the number of ids (and an id inside a longer run, ``cust-100012`` for ``cust-10001``, is not a hit).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import gzip
 import io
 import re
+import string
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ class IdScanner:
 
     def __init__(self, ids: Iterable[str]) -> None:
         self.ids = frozenset(str(i) for i in ids if i)
-        chars = sorted({c for i in self.ids for c in i})
+        chars = sorted({c for i in self.ids for c in i} | set(string.ascii_letters + string.digits))
         cls = "".join(re.escape(c) for c in chars) or "x"
         self._narrow = re.compile(f"[{cls}]+".encode())
         self._wide = re.compile(b"(?:(?:" + b"|".join(re.escape(c.encode("utf-32-le")) for c in chars)

@@ -74,6 +74,18 @@ def test_the_service_and_cli_speak_callers_ids_while_the_data_home_holds_pseudon
     assert status == 200 and text.splitlines()[1].split(",")[0] in set(real)
 
 
+def test_the_cli_takes_and_exports_callers_ids_only_outside_the_data_home(demo, tmp_path):
+    env, real = demo["env"], demo["real"]
+    assert "known customer;" in ok(run_shopml(["recommend", real[0], "--k", "3"], env))
+    out = tmp_path / "campaign.csv"
+    ok(run_shopml(["score", "audiences", "--real-ids", "--top", "5", "-o", str(out)], env))
+    exported = pd.read_csv(out)["customer_id"].astype(str)
+    assert len(exported) == 5 and set(exported) <= set(real)
+    refused = run_shopml(["score", "audiences", "--real-ids", "-o", str(demo["home"] / "reports" / "x.csv")], env)
+    assert refused.returncode == 2 and "outside the data home" in refused.stderr + refused.stdout
+    assert not (demo["home"] / "reports" / "x.csv").exists()
+
+
 def test_no_real_customer_id_is_stored_anywhere_after_the_demo_flow(demo):
     home = demo["home"]
     assert list((home / "predictions").rglob("*.parquet")), "the prediction log was written"
