@@ -23,8 +23,18 @@ def _fmt(value: float | None, percent: bool = False) -> str:
 
 @app.command()
 def evaluate(
-    spec: Path = typer.Argument(..., help="Experiment spec (JSON): variants, metrics, settings, optional data."),  # noqa: B008
+    spec: Path | None = typer.Argument(  # noqa: B008
+        None, help="Experiment spec (JSON): variants, metrics, settings, optional data. With --from-logs it may be "
+        "left out: the recommender experiment file's variants and metrics are used."),
     raw: Path | None = typer.Option(None, "--raw", help="Parquet file of per-unit rows instead of spec data."),  # noqa: B008
+    from_logs: str | None = typer.Option(
+        None, "--from-logs", help="Evaluate this recommender experiment from the service's exposure and event logs "
+        "in the data home (docs/recommend.md) instead of --raw."),
+    attribution_hours: float | None = typer.Option(
+        None, min=0.001, help="With --from-logs: events count from a unit's first exposure to this many hours "
+        "later (default: the experiment file's attribution_hours, else 24)."),
+    save_rows: Path | None = typer.Option(  # noqa: B008
+        None, "--save-rows", help="With --from-logs: also write the per-unit rows to this Parquet file."),
     unit_column: str = typer.Option("unit_id", help="Unit id column of --raw."),
     variant_column: str = typer.Option("variant", help="Variant column of --raw."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a forest plot of the lifts to this PNG."),  # noqa: B008
@@ -35,15 +45,25 @@ def evaluate(
     from rich.table import Table
 
     from experiments import ExperimentSpec, evaluate, forest_plot
+    from experiments.errors import ExperimentError
 
-    experiment = ExperimentSpec.model_validate(read_json(spec, "experiment spec"))
-    rows = check_parquet(raw, "--raw") if raw is not None else None
-    result = evaluate(
-        experiment, rows=rows, unit_column=unit_column, variant_column=variant_column
-    )
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 150))
+    if from_logs is not None:
+        if raw is not None:
+            raise ExperimentError("give --raw or --from-logs, not both")
+        experiment, rows = _rows_from_logs(from_logs, spec, attribution_hours, save_rows,
+                                           Console(stderr=True) if as_json else console)
+        unit_column, variant_column = "unit_id", "variant"
+    elif spec is None:
+        raise ExperimentError("give an experiment spec (JSON), or --from-logs EXPERIMENT for a recommender test")
+    else:
+        experiment = ExperimentSpec.model_validate(read_json(spec, "experiment spec"))
+        rows = check_parquet(raw, "--raw") if raw is not None else None
+    result = evaluate(
+        experiment, rows=rows, unit_column=unit_column, variant_column=variant_column
+    )
     if as_json:
         console.print_json(json.dumps(result.to_dict()))
         return
@@ -83,6 +103,41 @@ def evaluate(
     if plot is not None:
         forest_plot(result, plot)
         console.print(f"forest plot written to {plot}")
+
+
+def _rows_from_logs(name: str, spec: Path | None, hours: float | None, save_rows: Path | None, console):
+    """The spec and the per-unit rows of recommender experiment ``name`` from the data home's logs."""
+    from experiments import ExperimentSpec
+    from experiments.errors import ExperimentError
+    from serving.attribution import unit_rows
+    from serving.experiment import read_experiment
+    from shopml.settings import load_settings
+
+    settings = load_settings()
+    path = settings.experiment_path
+    file = read_experiment(path)
+    current = file if file is not None and file.experiment == name else None
+    if spec is not None:
+        experiment = ExperimentSpec.model_validate(read_json(spec, "experiment spec"))
+    elif current is not None:
+        experiment = current.experiment_spec()
+    else:
+        running = f"it names {file.experiment!r}" if file is not None else "there is none"
+        raise ExperimentError(f"experiment {name!r} is not the one in {path} ({running}); give its spec (JSON with "
+                              "its variants and metrics) as the first argument")
+    hours = hours or (current.attribution_hours if current is not None else 24.0)
+    attribution = unit_rows(settings.data_home, name, hours)
+    for problem in attribution.problems:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if attribution.rows.empty:
+        raise ExperimentError(f"no exposures of experiment {name!r} in {settings.data_home / 'exposures'} "
+                              f"({attribution.exposures} logged); is it running (GET /v1/models), and has the "
+                              "service written its log (every 5 s)?")
+    console.print(attribution.summary(), highlight=False)
+    if save_rows is not None:
+        attribution.rows.to_parquet(save_rows, index=False)
+        console.print(f"per-unit rows written to {save_rows}", highlight=False)
+    return experiment, attribution.rows
 
 
 @app.command()

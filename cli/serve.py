@@ -98,6 +98,8 @@ def serve(
     env = dict(os.environ)
     env["SHOPML_DATA_HOME"] = str(data_home)
     env["SHOPML_SERVE_WORKERS"] = str(settings.serve_workers)
+    env["SHOPML_SERVE_HOST"] = settings.serve_host  # the workers warn about demo keys beyond loopback by it
+    env["SHOPML_SERVE_PORT"] = str(settings.serve_port)
     if os.environ.get(CONFIG_ENV_VAR):
         env[CONFIG_ENV_VAR] = str(Path(os.environ[CONFIG_ENV_VAR]).resolve())
     elif Path("shopml.toml").is_file():

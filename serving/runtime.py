@@ -81,10 +81,31 @@ class ServingRuntime:
             self.predictions = PredictionLog(settings.data_home / "predictions", settings.prediction_log_buffer,
                                              keep_days=settings.prediction_log_days)
         self.storefront = Storefront(settings)
+        from shopml.privacy import Edge
+
+        self.edge = Edge(settings)  # callers' customer ids <-> the data home's pseudonyms (docs/security.md)
+        self._erased_keys: tuple[int, frozenset[str]] = (0, frozenset())
+        for log in (self.predictions, self.storefront.events):
+            if log is not None:
+                log.forget = self._erased_log_keys  # records taken before an erasure are never written
+        self.storefront.exposures.forget = self._erased_ids  # its buffer holds the data home's ids
         self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
         self._kpi_lock = threading.Lock()
         self._kpi_cache: dict[tuple, dict[str, Any]] = {}
         self._kpi_tables: tuple[float, dict] | None = None
+
+    def _erased_ids(self) -> set[str]:
+        """The data home's ids of the customers erased while the service ran (called by the log threads)."""
+        self.edge.identities()
+        return self.edge.erased
+
+    def _erased_log_keys(self) -> frozenset[str]:
+        """The logs' keys of the customers erased while the service ran (called by the log threads)."""
+        self.edge.identities()  # notice an erasure even when no request came since
+        erased = self.edge.erased
+        if len(erased) != self._erased_keys[0] and self.predictions is not None:
+            self._erased_keys = (len(erased), frozenset(self.predictions.subject(i) for i in erased))  # type: ignore[misc]
+        return self._erased_keys[1]
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -171,7 +192,8 @@ class ServingRuntime:
         if loaded.name != CUSTOMERS.name:
             return
         try:
-            self.audiences = build_audience_store(loaded.obj, self.settings.features_dir, loaded.versions)
+            self.audiences = build_audience_store(loaded.obj, self.settings.features_dir, loaded.versions,
+                                                  self.edge)
             self.audience_error = None
         except Exception as exc:  # noqa: BLE001 - keep the previous store; /readyz reports the problem
             self.audience_error = f"{type(exc).__name__}: {exc}"
@@ -188,8 +210,8 @@ class ServingRuntime:
             note = loaded.note if loaded else self.models.error(spec.name)
             if spec.name == CUSTOMERS.name and self.audience_error:
                 note = f"{note + '; ' if note else ''}audience store: {self.audience_error}"
-            if spec.name == RECOMMENDER.name and self.storefront.error:
-                note = f"{note + '; ' if note else ''}{self.storefront.error}"
+            if spec.name == RECOMMENDER.name and self.storefront.note:
+                note = f"{note + '; ' if note else ''}{self.storefront.note}"
             infos.append(
                 ModelInfo(
                     name=spec.name,
@@ -207,30 +229,37 @@ class ServingRuntime:
 
     def recommend(self, req: RecommendRequest) -> RecommendResponse:
         loaded = self.models.get(RECOMMENDER)
-        model = loaded.obj
-        known = req.customer_id is not None and model.knows_customer(req.customer_id)
-        state = self.storefront.live_for(loaded.version)
+        inner = self.edge.inward(req.customer_id)  # the data home's id of the caller's customer
+        customer = inner if self.edge.present(inner) else None  # erased: a guest to the models
+        # the A/B test's variant of the unit (the data home's customer id, else the session; serving.experiment)
+        choice = self.storefront.experiment.choose(customer, req.session_id)
+        model, version = choice.arm.serving(loaded.obj, loaded.version) if choice else (loaded.obj, loaded.version)
+        known = customer is not None and model.knows_customer(customer)
+        state = self.storefront.live_for(version)
         session_events, applied = 0, []
         if state is None:  # for the moment between a model load and its live state: the plain list
             if req.categories is not None or req.min_price is not None or req.max_price is not None:
                 raise ServingError("the recommender's catalogue (categories, prices) is being loaded; retry shortly",
                                    status=503, headers={"Retry-After": "2"})
-            recs = model.recommend(req.customer_id, k=req.k, exclude=tuple(req.exclude), country=req.country,
+            recs = model.recommend(customer, k=req.k, exclude=tuple(req.exclude), country=req.country,
                                    include_purchased=req.include_purchased)
         else:
-            session = self.storefront.sessions.recent(session_key(req.session_id, req.customer_id))
-            region = req.country or model.country_of(req.customer_id)
+            session = self.storefront.sessions.recent(session_key(req.session_id, inner))
+            region = req.country or model.country_of(customer)
             rules = state.rules.for_request(region, req.categories, req.min_price, req.max_price)
-            answer = state.live.recommend(req.customer_id, k=req.k, exclude=req.exclude, country=req.country,
+            answer = state.live.recommend(customer, k=req.k, exclude=req.exclude, country=req.country,
                                           include_purchased=req.include_purchased, session=session, rules=rules)
             recs, session_events, applied = answer.items, answer.session_events, answer.rules_applied
         items = [Item(sku=str(r.sku), score=_finite(r.score), source=str(r.source)) for r in recs]
         if self.predictions is not None:
-            self.predictions.record("recommend", RECOMMENDER.name, loaded.version,
-                                    self.predictions.subject(req.customer_id), [i.sku for i in items])
+            self.predictions.record("recommend", RECOMMENDER.name, version,
+                                    self.predictions.subject(inner), [i.sku for i in items])
+        if choice is not None:
+            self.storefront.exposures.record(choice, version)
         return RecommendResponse(customer_id=req.customer_id, known_customer=known, items=items,
-                                 model_version=loaded.version, session_events=session_events,
-                                 rules_applied=applied)
+                                 model_version=version, session_events=session_events,
+                                 rules_applied=applied, experiment=choice.experiment if choice else None,
+                                 variant=choice.variant if choice else None)
 
     def similar_items(self, req: SimilarItemsRequest) -> SimilarItemsResponse:
         loaded = self.models.get(RECOMMENDER)
@@ -260,10 +289,11 @@ class ServingRuntime:
         unknown: dict[str, None] = {}
         for event in req.events:
             at = event.at.timestamp() if event.at is not None else now
-            keys = [k for k in (session_key(event.session_id, None), session_key(None, event.customer_id)) if k]
+            customer = self.edge.inward(event.customer_id)
+            keys = [k for k in (session_key(event.session_id, None), session_key(None, customer)) if k]
             sessions.add(keys, at, event.sku, event.type)
             if log is not None:
-                log.record(at, event.type, event.sku, event.customer_id, event.session_id)
+                log.record(at, event.type, event.sku, customer, event.session_id)
             if state is not None and not state.live.knows_item(event.sku):
                 unknown[event.sku] = None
         return EventsResponse(accepted=len(req.events), unknown_skus=list(unknown))
@@ -279,13 +309,16 @@ class ServingRuntime:
 
     def score_customers(self, req: CustomerScoreRequest) -> CustomerScoreResponse:
         store = require(self.audiences)
-        found, unknown = store.lookup(req.customer_ids)
+        inner = [self.edge.inward(c) for c in req.customer_ids]
+        callers = dict(zip(inner, req.customer_ids, strict=True))
+        found, unknown_inner = store.lookup(inner)  # type: ignore[arg-type]
+        unknown = [callers[u] for u in unknown_inner]
         rows = store.rows(found)
-        if self.predictions is not None:
+        if self.predictions is not None and len(rows) == len(found):  # (unequal only when erased meanwhile)
             version = ",".join(f"{k}={v}" for k, v in sorted(store.model_versions.items()))
-            for row in rows:
+            for row, i in zip(rows, found, strict=True):
                 self.predictions.record("customers/score", CUSTOMERS.name, version,
-                                        self.predictions.subject(row["customer_id"]),
+                                        self.predictions.subject(store.customer_ids[i]),
                                         {"churn_probability": row["churn_probability"],
                                          "predicted_value": row["predicted_value"], "segment": row["segment"],
                                          "as_of": store.as_of})

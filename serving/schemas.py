@@ -81,6 +81,10 @@ class RecommendResponse(Response):
     session_events: int = Field(0, description="Recent events of the session that shaped the list.")
     rules_applied: list[str] = Field(default_factory=list,
                                      description="Rules that removed, moved or added an item of this answer.")
+    experiment: str | None = Field(None, description="The recommender A/B test this answer was served under, if "
+                                   "any (docs/recommend.md).")
+    variant: str | None = Field(None, description="The test's variant of the shopper (the same shopper always "
+                                "gets the same one); None outside a test.")
 
 
 EventKind = Literal["view", "add_to_cart", "purchase"]

@@ -97,3 +97,35 @@ def test_monitor_prints_one_look_per_day_and_refuses_fixed_horizon(tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     result = runner.invoke(app, args)  # main() turns this ShopmlError into one line and exit code 2
     assert type(result.exception).__name__ == "ExperimentError" and "sequential" in str(result.exception)
+
+
+def test_evaluate_from_the_services_logs(tmp_path, monkeypatch):
+    """Exposures and events as the service writes them; the experiment file gives the variants and metrics."""
+    import time
+
+    from serving.events import EventLog
+    from serving.experiment import Arm, Choice, ExposureLog
+    from serving.parquet_log import log_key
+
+    home = tmp_path / "home"
+    key = log_key(home / "predictions")
+    exposures, events = ExposureLog(home / "exposures", key=key), EventLog(home / "events", key=key)
+    rng = np.random.default_rng(0)
+    spec = {"experiment": "recs", "variants": [{"name": "control", "alias": "champion", "weight": 0.5, "control": True},
+                                                {"name": "b", "version": "2", "weight": 0.5}]}
+    now = time.time() + 1
+    for i in range(3000):
+        variant = "b" if i % 2 else "control"
+        exposures.record(Choice("recs", variant, Arm(variant, None, None), "session", f"s{i}"), "1")
+        if rng.random() < (0.15 if variant == "b" else 0.10):
+            events.record(now, "purchase", "P1", None, f"s{i}")
+    exposures.flush(), events.flush()
+    (home / "experiments").mkdir()
+    (home / "experiments" / "recommend.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("SHOPML_DATA_HOME", str(home))
+    result = runner.invoke(app, ["experiment", "evaluate", "--from-logs", "recs", "--save-rows", str(tmp_path / "r.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "3000 exposed units" in result.output and "decision: ship b" in result.output
+    assert len(pd.read_parquet(tmp_path / "r.parquet")) == 3000
+    result = runner.invoke(app, ["experiment", "evaluate", "--from-logs", "other"])
+    assert result.exit_code != 0 and "not the one in" in str(result.exception)

@@ -65,3 +65,32 @@ def test_serve_refuses_while_another_service_holds_the_data_home(tmp_path: Path)
         holder.wait()
     assert (home / LOCK_FILE).is_file()
     os.close(lock_service(home, "http://127.0.0.1:3998"))  # released when the holder died
+
+
+def test_serve_host_beyond_loopback_with_the_demo_keys_warns_in_the_service_log(tmp_path: Path):
+    """``--host`` reaches the workers, which warn at start (not only when a request arrives from outside)."""
+    import time
+    import urllib.request
+
+    from tests.serving.conftest import _env, free_port
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
+                                   env=_env(tmp_path / "home"), cwd=PROJECT_ROOT, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and "accepts the public demo keys" not in log.read_text():
+            assert process.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        text = log.read_text()
+        assert "reachable beyond loopback (0.0.0.0)" in text and "SHOPML_DEMO_MODE=false" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        import signal
+
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
