@@ -169,8 +169,16 @@ def _shaped(status: int, body: bytes, scope) -> bytes:
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-        if isinstance(parsed.get("detail"), list):
+        detail = parsed.get("detail")
+        if isinstance(detail, list) and all(_is_item(item) for item in detail):
             return body
+        if isinstance(detail, list):  # pydantic's raw errors (BentoML's task route): type, loc, msg, url
+            items = [_as_item(item) for item in detail][:MAX_DETAILS]
+            error = parsed["error"]
+            if items and "validation error for " in error:  # its title names an internal class
+                error = (f"invalid request: {len(detail)} problem(s), the first in {items[0]['field'] or 'the body'}: "
+                         f"{items[0]['message']}; see /v1/openapi.json for the schema")
+            return json.dumps({"error": error, "detail": items}).encode()
         return json.dumps({"error": parsed["error"], "detail": []}).encode()  # BentoML's task errors
     text = body.decode("utf-8", "replace").strip()
     route = f"{scope.get('method', '')} {scope.get('path', '')}"
@@ -187,3 +195,16 @@ def _shaped(status: int, body: bytes, scope) -> bytes:
     else:
         message = text[:500] or f"request refused with status {status}"
     return json.dumps({"error": message, "detail": []}).encode()
+
+
+def _is_item(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("field"), str) and isinstance(item.get("message"), str)
+
+
+def _as_item(item: Any) -> dict[str, str]:
+    """A ``{field, message}`` detail from a pydantic error (``loc``, ``msg``) or anything else."""
+    if isinstance(item, dict) and "msg" in item:
+        loc = item.get("loc")
+        parts = loc if isinstance(loc, list | tuple) else []
+        return {"field": ".".join(str(part) for part in parts), "message": str(item["msg"])[:500]}
+    return {"field": "", "message": str(item)[:500]}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 from serving.auth import KeyRing
 from serving.console import pages as P
@@ -154,9 +155,9 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
 
     def current(request) -> tuple[Session | None, str | None]:
         session, why = codec().read(request.cookies.get(COOKIE))
-        if session is not None:  # a key revoked or expired since the login ends its sessions
+        if session is not None:  # a key revoked, expired, removed or given other roles since the login ends it
             holder = ring().by_id(session.name)
-            if holder is not None and holder.refusal(time.time()) is not None:
+            if holder is None or holder.roles != session.roles or holder.refusal(time.time()) is not None:
                 return None, "ended"
         return session, why
 
@@ -274,7 +275,7 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
         logger.info("console login: key %s", principal.name)
         await audit_quietly(principal.key_id, "console.login", roles=sorted(principal.roles))
         target = str(form.get("next") or "")
-        if not (target.startswith(PREFIX + "/") and "//" not in target and "\\" not in target):
+        if not safe_next(target):
             target = home_of(session)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, cookie, max_age=int(codec().session_seconds), path=PREFIX, httponly=True,
@@ -521,6 +522,18 @@ def create_console_app(get_runtime: Callable[[], Any], keyring: KeyRing | None =
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def safe_next(target: str) -> bool:
+    """True when ``target`` (the login's ``next``) is a console page: a path under ``/console/`` that stays there
+    once a browser decodes and normalises it (no scheme or host, ``//``, backslash, ``..`` or control character)."""
+    if not target.isprintable() or not target.startswith(PREFIX + "/"):
+        return False
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    if parts.scheme or parts.netloc or "//" in path or "\\" in path or not path.isprintable():
+        return False
+    return (posixpath.normpath(path) + "/").startswith(PREFIX + "/") and "/." not in path
 
 
 def multi(params) -> dict[str, Any]:

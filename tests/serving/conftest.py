@@ -72,9 +72,20 @@ def _train_forecast(settings, tables) -> None:
 TRAINERS = {"customers": _train_customers, "recommender": _train_recommender, "forecast": _train_forecast}
 
 
+_SHOPS: dict[str, Shop] = {}
+"""The shop of this test process, built once even when several conftests (tests/serving, tests/security) import
+the fixture: each import is its own pytest fixture with its own cache."""
+
+
 @pytest.fixture(scope="session")
 def shop(tmp_path_factory) -> Shop:
     """A small demo shop, its features and every model whose package can train it (in-process, real models)."""
+    if "shop" not in _SHOPS:
+        _SHOPS["shop"] = _build_shop(tmp_path_factory)
+    return _SHOPS["shop"]
+
+
+def _build_shop(tmp_path_factory) -> Shop:
     from features.pipeline import build_features
     from features.store import save_tables
     from features.synthetic import ShopConfig, generate_shop
