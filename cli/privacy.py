@@ -81,6 +81,8 @@ def erase(
             console.print(f"MLflow is at {settings.tracking_uri}: its artifacts are outside the data home and were "
                           "not searched; retrain and delete the model versions trained before this erasure.")
     if report.leftovers:
+        if json_out:
+            raise typer.Exit(1)
         for path in report.leftovers:
             console.print(f"[red]still holds the customer (cannot be rewritten safely):[/red] {path}")
         console.print("Delete these files (or the model versions they belong to: `shopml models` lists them) "

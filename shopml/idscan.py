@@ -5,7 +5,7 @@ Parquet through its string columns and metadata (its pages are compressed), ``.n
 through their members, and everything else (JSON, HTML, CSV, pickles, SQLite, model files) as bytes, in UTF-8
 and in the UTF-32 numpy uses for its string arrays. Text is cut into runs of letters, digits and the
 characters ids are made of, and each run is looked up in the set of ids, so the cost is one pass per file
-whatever the number of ids (and an id inside a longer run, ``cust-100012`` for ``cust-10001``, is not a hit).
+whatever the number of ids (and an id inside a longer run, ``ab-1234`` when looking for ``ab-123``, is not a hit).
 """
 
 from __future__ import annotations
