@@ -233,6 +233,7 @@ def known_sku(base_url: str, timeout: float = 30.0) -> str | None:
 
 RECOMMEND = {"customer_id": "nobody-1", "k": 5}
 SIMILAR = {"sku": "NO-SUCH-SKU", "k": 5}
+EVENTS = {"events": [{"type": "view", "sku": "NO-SUCH-SKU", "session_id": "s-bad-inputs"}]}
 ASSIGN = {"spec": {"experiment": "checkout", "variants": [{"name": "control", "weight": 0.5},
                                                           {"name": "new", "weight": 0.5}]},
           "unit_id": "u-1"}
@@ -266,6 +267,7 @@ ALLOCATE = {
 ROUTES: dict[str, tuple[str, dict | None, frozenset[str]]] = {
     "/v1/recommend": ("POST", RECOMMEND, frozenset({"storefront"})),
     "/v1/similar-items": ("POST", SIMILAR, frozenset({"storefront"})),
+    "/v1/events": ("POST", EVENTS, frozenset({"storefront"})),
     "/v1/experiments/assign": ("POST", ASSIGN, frozenset({"storefront", "marketing"})),
     "/v1/customers/score": ("POST", SCORE, frozenset({"marketing"})),
     "/v1/audiences": ("POST", AUDIENCE, frozenset({"marketing"})),
@@ -458,6 +460,30 @@ def similar_cases() -> list[Case]:
         ("unknown field", changed(s, "similar_to", "x"), "similar_to"),
     ]
     return _field_cases("/v1/similar-items", "storefront", bad, [("unknown SKU gets popular items", s, None)])
+
+
+def events_cases() -> list[Case]:
+    e = EVENTS
+    bad = [
+        ("events missing", {}, "events"),
+        ("events []", {"events": []}, "events"),
+        ("101 events", {"events": e["events"] * 101}, "events"),
+        ("events an object", {"events": e["events"][0]}, "events"),
+        ("event type missing", without(e, "events.0.type"), "type"),
+        ('event type "click"', changed(e, "events.0.type", "click"), "type"),
+        ("event sku missing", without(e, "events.0.sku"), "sku"),
+        ("event sku 85123 (number)", changed(e, "events.0.sku", 85123), "sku"),
+        ("event without customer_id or session_id", without(e, "events.0.session_id"), "session_id"),
+        ('event customer_id ""', changed(e, "events.0.customer_id", ""), "customer_id"),
+        ("event session_id of 201 characters", changed(e, "events.0.session_id", "s" * 201), "session_id"),
+        ('event at "yesterday"', changed(e, "events.0.at", "yesterday"), "at"),
+        ("event at a year ago", changed(e, "events.0.at", "2000-01-01T00:00:00Z"), "at"),
+        ("event at next year", changed(e, "events.0.at", "2999-01-01T00:00:00Z"), "at"),
+        ("event unknown field", changed(e, "events.0.price", 3), "price"),
+    ]
+    good = [("unknown SKU is kept and listed", e, ("unknown_skus", "NO-SUCH-SKU")),
+            ("customer and session together", changed(e, "events.0.customer_id", "nobody-1"), None)]
+    return _field_cases("/v1/events", "storefront", bad, good)
 
 
 def assign_cases() -> list[Case]:
@@ -685,7 +711,7 @@ def allocation_cases() -> list[Case]:
 def catalogue(sku: str | None = None) -> list[Case]:
     """Every case; ``sku`` (one the forecaster knows, see :func:`known_sku`) adds the forecast partial success."""
     cases = [*auth_cases(), *transport_cases(), *route_cases(), *recommend_cases(), *similar_cases(),
-             *assign_cases(), *score_cases(), *audience_cases(), *evaluate_cases(), *size_cases(),
+             *events_cases(), *assign_cases(), *score_cases(), *audience_cases(), *evaluate_cases(), *size_cases(),
              *forecast_cases(sku), *route_plan_cases(), *route_task_cases(), *allocation_cases()]
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
