@@ -1,13 +1,21 @@
 """The closed loop replayed: a year of weekly ``shopml monitor`` runs with a planted shift, and retraining.
 
-Usage: ``.venv/bin/python bench/monitoring_replay.py [--customers 5000] [--shift-size 0.6]``
+Usage: ``.venv/bin/python bench/monitoring_replay.py [--customers 5000] [--shift defection] [--shift-size 0.5]
+[--market largest|others]``
 
-Protocol (fixed before the first run):
+Protocol:
 
 1. A synthetic shop (two years from 2023-01-01, ``--customers``, seed 11). From the **shift** date
-   (2024-01-08) a share ``--shift-size`` of the orders delivered to the shop's largest country never happen
-   (:func:`features.synthetic.shocks.plant_shock`, ``demand_drop`` with ``countries``): a market-specific
-   change, which a model that knows the country can learn once it sees labels after the shift.
+   (2024-01-08) the customers in the shop's largest country start leaving: at the shift and after each of
+   their purchases, each leaves for good with probability ``--shift-size``
+   (:func:`features.synthetic.shocks.plant_shock`, ``defection`` with ``countries``), as when a competitor
+   opens in the shop's home market. It changes *who* churns (a regular buyer there is now likely to leave),
+   which a model that knows the country can learn once it sees labels after the shift. ``--market others``
+   puts the same shift in every other country instead (as when shipping abroad becomes dear).
+   ``--shift demand_drop`` replays the first protocol: a share ``--shift-size`` (then 0.6) of the orders
+   delivered to the largest country never happen; customers there buy less, which the recency and
+   frequency features already rank, so the stale model kept its ROC-AUC and only its calibration drifted
+   (``docs/monitoring.md``).
 2. The first champions are trained as of 2023-10-02 (``run_retrain``: the usual cutoff plan on the lines
    before that day).
 3. Every Monday from 2023-10-09 to 2024-09-30 (52 steps, 13 before the shift) ``run_monitor`` runs as of that day on the lines
@@ -21,9 +29,10 @@ Protocol (fixed before the first run):
    windows that end by its evaluation cutoff, itself 90 days before the retrain, so a shift reaches training
    labels about 180 days after it happens. From the first churn retrain whose latest training cutoff is on or
    after the shift (promoted or not: ``retrained_promoted`` says), both the stale model and that challenger
-   score every weekly cohort whose 90-day window closes by the end of the data, and each is judged by ROC-AUC
-   and ECE on what customers did. The shift is placed early enough (2024-01-08) for that to happen within
-   the data.
+   score every weekly cohort whose 90-day window closes by the end of the data, and each is judged by ROC-AUC,
+   ECE and Brier score on what customers did; so is the churn champion after that retrain (``champion``:
+   the challenger when it was promoted). The shift is placed early enough (2024-01-08) for that to happen
+   within the data.
 
 ``drift_flagged_after_steps``: the number of weekly steps after the shift until the first monitor run whose
 verdict names drift (1 = the first Monday after the shift). ``false_alerts_before_shift``: steps before the
@@ -59,7 +68,12 @@ HORIZON = 90
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=5000)
-    parser.add_argument("--shift-size", type=float, default=0.6)
+    parser.add_argument("--shift", choices=("defection", "demand_drop"), default="defection",
+                        help="Customers leaving at each purchase (default) or a share of orders never placed.")
+    parser.add_argument("--market", choices=("largest", "others"), default="largest",
+                        help="Where the shift hits: the largest country (default) or every other one.")
+    parser.add_argument("--shift-size", type=float, default=None,
+                        help="Chance of leaving at each purchase (default 0.5), or the share of orders dropped (0.6).")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "monitoring.json")
     args = parser.parse_args(argv)
 
@@ -73,8 +87,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     load_start = [round(v, 2) for v in os.getloadavg()]
     began = time.perf_counter()
     shop = generate_shop(ShopConfig(customers=args.customers, start="2023-01-01", days=730, seed=11)).tables()
-    country = shop["orders"]["country"].value_counts().index[0]
-    tables = plant_shock(shop, "demand_drop", SHIFT, args.shift_size, seed=3, countries=[country])
+    by_orders = shop["orders"]["country"].value_counts().index
+    countries = list(by_orders[1:]) if args.market == "others" else [by_orders[0]]
+    size = args.shift_size if args.shift_size is not None else {"defection": 0.5, "demand_drop": 0.6}[args.shift]
+    tables = plant_shock(shop, args.shift, SHIFT, size, seed=3, countries=countries)
     worse = ChurnParams(trees=3, num_leaves=2, use_lifetime=False, population_features=False, calibration="none")
 
     with tempfile.TemporaryDirectory(prefix="shopml-replay-") as home:
@@ -114,6 +130,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "auc_retrained_after_shift": comparison.get("retrained", {}).get("roc_auc_mean"),
         "ece_stale_after_shift": comparison.get("stale", {}).get("ece_mean"),
         "ece_retrained_after_shift": comparison.get("retrained", {}).get("ece_mean"),
+        "brier_stale_after_shift": comparison.get("stale", {}).get("brier_mean"),
+        "brier_retrained_after_shift": comparison.get("retrained", {}).get("brier_mean"),
+        "auc_champion_after_retrain": comparison.get("champion", {}).get("roc_auc_mean"),
         "drift_flagged_after_steps": first_drift,
         "false_alerts_before_shift": sum(bool(s["verdict"]) for s in steps if not s["after_shift"]),
         "steps_before_shift": sum(not s["after_shift"] for s in steps),
@@ -123,8 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "comparison": comparison,
         "retrains": retrains,
         "steps": steps,
-        "shift": {"kind": "demand_drop", "countries": [country], "size": args.shift_size,
-                  "start": f"{SHIFT:%Y-%m-%d}"},
+        "shift": {"kind": args.shift, "countries": countries, "size": size, "start": f"{SHIFT:%Y-%m-%d}"},
         "customers": args.customers,
         "seconds": round(time.perf_counter() - began, 1),
         "loadavg_start": load_start,
@@ -150,7 +168,8 @@ def _retrain(run_retrain, settings, tables, when, worse, reason: str = "first ch
     challenger = run_retrain(settings, tables, when, churn_params=worse, families=("churn",))
     models = [{**m, "kind": "challenger"} for m in done["models"]]
     models += [{**m, "kind": "worse challenger"} for m in challenger["models"]]
-    return {"as_of": done["as_of"], "evaluation_cutoff": done["evaluation_cutoff"], "reason": reason, "models": models}
+    return {"as_of": done["as_of"], "evaluation_cutoff": done["evaluation_cutoff"], "reason": reason, "models": models,
+            "champion_after": _champion_versions(settings)}
 
 
 def _champion_versions(settings) -> dict[str, str]:
@@ -161,7 +180,8 @@ def _champion_versions(settings) -> dict[str, str]:
 
 
 def _stale_vs_retrained(settings, tables, stale_versions, retrains) -> dict[str, object]:
-    """ROC-AUC and ECE of the stale and the retrained churn models on the same weekly cohorts."""
+    """ROC-AUC, ECE and Brier score of the stale churn model, the first challenger trained on labels after the
+    shift, and the champion after that retrain, on the same weekly cohorts."""
     from features.customers import build_customer_features, customer_labels
     from shopml.metrics import expected_calibration_error
     from training.customers.churn import ChurnModel
@@ -175,11 +195,12 @@ def _stale_vs_retrained(settings, tables, stale_versions, retrains) -> dict[str,
     challenger = next(m for m in first["models"] if m["model"] == CHURN and m["kind"] == "challenger")
     version = challenger["version"]
     models = {"stale": load_version(ChurnModel, settings, stale_versions),
-              "retrained": load_version(ChurnModel, settings, {CHURN: version})}
+              "retrained": load_version(ChurnModel, settings, {CHURN: version}),
+              "champion": load_version(ChurnModel, settings, first["champion_after"])}
     orders, products = tables["orders"], tables["products"]
     end = orders["ordered_at"].max().floor("D") - pd.Timedelta(days=HORIZON - 1)
     cohorts = [c for c in STEPS if pd.Timestamp(first["as_of"]) <= c <= end]
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import brier_score_loss, roc_auc_score
 
     rows = []
     for cutoff in cohorts:
@@ -189,14 +210,15 @@ def _stale_vs_retrained(settings, tables, stale_versions, retrains) -> dict[str,
         row = {"cutoff": f"{cutoff:%Y-%m-%d}", "customers": len(y), "churn_rate": float(y.mean())}
         for name, model in models.items():
             p = model.predict_proba(features)
-            row[name] = {"roc_auc": float(roc_auc_score(y, p)), "ece": expected_calibration_error(y, p)}
+            row[name] = {"roc_auc": float(roc_auc_score(y, p)), "ece": expected_calibration_error(y, p),
+                         "brier": float(brier_score_loss(y, p))}
         rows.append(row)
     out: dict[str, object] = {"cohorts": rows, "stale_versions": stale_versions,
-                              "retrained_version": version, "retrained_as_of": first["as_of"],
+                              "retrained_version": version, "champion_versions": first["champion_after"], "retrained_as_of": first["as_of"],
                               "retrained_promoted": challenger["promoted"], "retrained_reason": challenger["reason"]}
     for name in models:
-        out[name] = {"roc_auc_mean": float(np.mean([r[name]["roc_auc"] for r in rows])),
-                     "ece_mean": float(np.mean([r[name]["ece"] for r in rows]))}
+        out[name] = {f"{metric}_mean": float(np.mean([r[name][metric] for r in rows]))
+                     for metric in ("roc_auc", "ece", "brier")}
     return out
 
 

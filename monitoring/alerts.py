@@ -9,8 +9,12 @@ The method, for each watched KPI and each day ``d`` (documented in ``docs/kpis.m
    on the day it starts, growing for a week. Weeks touching a ``closed_days`` day are left out.
 2. **The baseline.** The same quantity for the ``baseline_weeks`` weeks before, ending on the same weekday
    (``d-7``, ``d-14``, ...): disjoint weeks. A robust line through them (Theil-Sen: the median of the
-   pairwise slopes, times ``trend``, then the median intercept) gives the **expected** value at ``d``.
-   ``trend=0`` is the plain median.
+   pairwise slopes, times ``trend``, then the median intercept) gives the recent weeks' expectation at ``d``
+   (``trend=0``: the plain median). A line lags a ramp that steepens (before Christmas), so once a year of
+   history is settled the level KPIs also have last year's: the week ending on the same calendar day a year
+   before times this year's growth over the baseline weeks (:func:`_yearly_baseline`). The **expected**
+   value is their geometric mean, weighted ``yearly`` towards last year. Ratios (AOV, return rate) keep the
+   recent weeks' line (:data:`RATIO_SERIES`).
 3. **The band.** ``sigma = 1.4826 * median(|log(value / expected)|)`` over the ``error_weeks`` weeks ending a
    week before ``d``: the robust scale of the baseline's own past errors (MAD-based, around zero), so the band
    ``expected * exp(+/- threshold * sigma)`` is wide for a KPI the baseline often misses and narrow for a
@@ -53,6 +57,10 @@ ALERT_SERIES: dict[str, str] = {
     "returning_customers": "buyers over the week who had bought before it",
 }
 """The KPIs alerts can watch, each as the weekly quantity judged every day."""
+
+RATIO_SERIES = frozenset({"aov", "return_rate"})
+"""Ratios of two weekly sums: the season's level cancels in them, so they get no year-over-year baseline (on
+the validation shops it only added last year's noise: errors a third larger, on every shop)."""
 
 
 class AlertSettingsError(ShopmlError, ValueError):
@@ -107,6 +115,9 @@ class AlertSettings:
         Fewer baseline weeks than this (the start of the data, after a closure): the day is not judged.
     trend
         Weight of the robust trend through the baseline weeks (0 = flat median, 1 = the full Theil-Sen line).
+    yearly
+        Weight of the year-over-year baseline (last year's same weeks times this year's growth over the
+        recent weeks) in the expected value, once a year of history is settled (0 = recent weeks only).
     error_weeks, min_error_weeks
         Weeks of past errors the band's sigma is the robust scale of, and how many it needs.
     closed_days
@@ -121,6 +132,7 @@ class AlertSettings:
     baseline_weeks: int = 8
     min_baseline_weeks: int = 5
     trend: float = 1.0
+    yearly: float = 0.75
     error_weeks: int = 26
     min_error_weeks: int = 4
     closed_days: tuple[str, ...] = ("12-24", "12-25", "12-26")
@@ -130,6 +142,7 @@ class AlertSettings:
         _check("threshold", self.threshold, 0.5, 20.0)
         _check("min_effect", self.min_effect, 0.0, 1.0)
         _check("trend", self.trend, 0.0, 1.0)
+        _check("yearly", self.yearly, 0.0, 1.0)
         if not isinstance(self.baseline_weeks, int) or not 3 <= self.baseline_weeks <= 52:
             raise AlertSettingsError(f"baseline_weeks={self.baseline_weeks!r}: use a whole number from 3 to 52.")
         if not isinstance(self.min_baseline_weeks, int) or not 2 <= self.min_baseline_weeks <= self.baseline_weeks:
@@ -230,11 +243,13 @@ def detect_alerts(daily: ShopKpis | pd.DataFrame, settings: AlertSettings | None
     if isinstance(daily, ShopKpis) and (daily.freq != "day" or daily.by is not None):
         raise AlertSettingsError("alerts judge whole-shop daily KPIs: pass Ledger.kpis('day') (no --by).")
     series = weekly_series(table, settings.closed_days)
+    year_ago = _a_year_before(pd.DatetimeIndex(series.index))
     frames = []
     alerts: list[Alert] = []
     for rule in settings.rules:
         values = series[rule.kpi].to_numpy(dtype=float)
-        expected, known = _expected(values, settings)
+        weight = 0.0 if rule.kpi in RATIO_SERIES else settings.yearly
+        expected, known = _expected(values, year_ago, settings, weight)
         error = _log_error(values, expected, known)
         with np.errstate(invalid="ignore", divide="ignore"):
             effect = np.where(known, values / np.where(known, expected, 1.0) - 1, np.nan)
@@ -279,10 +294,51 @@ def weekly_series(daily: pd.DataFrame, closed_days: tuple[str, ...] = ()) -> pd.
         }, index=table.index)
 
 
-def _expected(values: np.ndarray, settings: AlertSettings) -> tuple[np.ndarray, np.ndarray]:
-    """The expected value of every day (:func:`_baseline`), and where it is known."""
+def _expected(values: np.ndarray, year_ago: np.ndarray, settings: AlertSettings,
+              weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The expected value of every day, and where it is known: the recent-weeks line (:func:`_baseline`),
+    combined, once a year of history is settled, with the year-over-year one (:func:`_yearly_baseline`) as a
+    weighted geometric mean (``weight``: ``settings.yearly``, 0 for a ratio)."""
     expected, weeks = _baseline(values, settings)
-    return expected, (weeks >= settings.min_baseline_weeks) & np.isfinite(values) & (expected > 0)
+    known = (weeks >= settings.min_baseline_weeks) & np.isfinite(values) & (expected > 0)
+    if weight == 0 or not (year_ago >= 0).any():
+        return expected, known
+    sigma = _error_scale(_log_error(values, expected, known), settings)
+    # Settled: a year before, the recent-weeks line judged that day, so the shop's first weeks, whose growth is
+    # no season, are never read as one.
+    settled = _shift(known & np.isfinite(sigma), year_ago, False)
+    yearly, pairs = _yearly_baseline(values, year_ago, settled, settings)
+    usable = known & settled & (pairs >= settings.min_baseline_weeks) & (yearly > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        combined = expected ** (1 - weight) * yearly ** weight
+    return np.where(usable, combined, expected), known
+
+
+def _yearly_baseline(values: np.ndarray, year_ago: np.ndarray, settled: np.ndarray,
+                     settings: AlertSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Last year's value (the week ending on the same calendar day a year before, averaged over the 7 days
+    around it) times the year-over-year growth: a robust line (:func:`_theil_sen`) through the log ratios of
+    the ``baseline_weeks`` weeks before, each a year after a ``settled`` day; and how many ratios it had.
+
+    A seasonal ramp has the same shape every year, so it is expected, and a drop on it is not mistaken for the
+    ramp's end. A week holds every weekday once, so the calendar day, not the weekday, lines Christmas up."""
+    smooth = pd.Series(values).rolling(WEEK, center=True, min_periods=1).mean().to_numpy()
+    last_year = _shift(smooth, year_ago, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        growth = np.log(values / last_year)
+    growth[~(np.isfinite(growth) & settled)] = np.nan
+    log_ratio, pairs = _theil_sen(_previous_weeks(growth, settings.baseline_weeks), settings.trend)
+    return last_year * np.exp(log_ratio), pairs
+
+
+def _a_year_before(days: pd.DatetimeIndex) -> np.ndarray:
+    """Position of the same calendar day a year before each day (29 February: the 28th), -1 when absent."""
+    return days.get_indexer(days - pd.DateOffset(years=1))
+
+
+def _shift(values: np.ndarray, year_ago: np.ndarray, missing: float | bool) -> np.ndarray:
+    """``values`` a year before each day (``missing`` where the series does not reach back)."""
+    return np.where(year_ago >= 0, values[np.maximum(year_ago, 0)], missing)
 
 
 def _log_error(values: np.ndarray, expected: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -291,25 +347,36 @@ def _log_error(values: np.ndarray, expected: np.ndarray, known: np.ndarray) -> n
 
 
 def _baseline(values: np.ndarray, settings: AlertSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Expected value and number of baseline weeks for every day (vectorised over days)."""
-    k = settings.baseline_weeks
+    """Expected value and number of baseline weeks for every day: the recent-weeks line (vectorised)."""
+    expected, weeks = _theil_sen(_previous_weeks(values, settings.baseline_weeks), settings.trend)
+    return np.maximum(expected, 0.0), weeks
+
+
+def _previous_weeks(values: np.ndarray, k: int) -> np.ndarray:
+    """Row ``d``, column ``back - 1``: the value of the week ending ``7 * back`` days before ``d``."""
     n = len(values)
     points = np.full((n, k), np.nan)
-    for back in range(1, k + 1):  # column back-1: the week ending 7 * back days before
+    for back in range(1, k + 1):
         if n > WEEK * back:
             points[WEEK * back:, back - 1] = values[: n - WEEK * back]
+    return points
+
+
+def _theil_sen(points: np.ndarray, trend: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's robust line (median pairwise slope times ``trend``, then median intercept) at ``x = 0``,
+    the columns being ``x = -1, -2, ...``; and how many finite points each row had."""
+    k = points.shape[1]
     x = -np.arange(1, k + 1, dtype=float)
     weeks = np.isfinite(points).sum(axis=1)
     with np.errstate(invalid="ignore"), _quiet_nan_slices():
-        if settings.trend > 0:
+        if trend > 0:
             first, second = np.triu_indices(k, 1)
-            slope = np.nanmedian((points[:, first] - points[:, second]) / (x[first] - x[second]), axis=1)
-            slope = slope * settings.trend
+            slope = np.nanmedian((points[:, first] - points[:, second]) / (x[first] - x[second]), axis=1) * trend
             slope = np.where(np.isfinite(slope), slope, 0.0)
         else:
-            slope = np.zeros(n)
+            slope = np.zeros(len(points))
         intercept = np.nanmedian(points - slope[:, None] * x, axis=1)
-    return np.maximum(intercept, 0.0), weeks
+    return intercept, weeks
 
 
 def _error_scale(error: np.ndarray, settings: AlertSettings) -> np.ndarray:

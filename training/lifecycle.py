@@ -8,8 +8,8 @@ artifacts) and calls :func:`run_training`, which in one MLflow run of the family
    metrics (nested dicts flattened to ``prefix.key.subkey``), the baselines, the plots (PNG under ``plots/``)
    and the JSON artifacts;
 2. logs the model and registers it under the family's name;
-3. compares it with the champion on the same evaluation and moves the ``champion`` alias only when it wins,
-   or when ``force`` (:func:`training.registry.register_and_promote`; the run's ``promotion.*`` tags say why);
+3. compares it with the champion on the same evaluation and moves the ``champion`` alias only when it wins
+   (on the primary metric, or on the family's tiebreak when the primary one is as good), or when ``force`` (:func:`training.registry.register_and_promote`; the run's ``promotion.*`` tags say why);
 
 and returns one :class:`TrainOutcome`. What differs between families (what to fit, which metric, which plots)
 stays in their ``train.py``; the sequence is written here once.
@@ -27,6 +27,7 @@ import pandas as pd
 
 from shopml.settings import Settings
 from training.contract import ServedModel
+from training.registry import Tiebreak
 
 R = TypeVar("R")
 
@@ -70,7 +71,11 @@ class Candidate:
         File name (``"x.json"``) -> JSON-serialisable data.
     rescore
         Optional: the champion's metric on *this* evaluation, given its ``models:/`` URI, for when the
-        champion was evaluated differently (see :func:`training.registry.register_and_promote`).
+        champion was evaluated differently (see :func:`training.registry.register_and_promote`); a mapping
+        of metrics by name when there is a ``tiebreak``.
+    tiebreak
+        Optional: the second metric that promotes a version as good as the champion on the primary one,
+        within a tolerance (:class:`training.registry.Tiebreak`).
     """
 
     model_name: str
@@ -90,7 +95,8 @@ class Candidate:
     figures: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
     artifacts: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
-    rescore: Callable[[str], float] | None = None
+    rescore: Callable[[str], float | Mapping[str, float]] | None = None
+    tiebreak: Tiebreak | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,8 @@ def run_training(settings: Settings, candidate: Candidate, result: R, *, force: 
         decision = register_and_promote(
             client, model_name=candidate.model_name, model_uri=uri, run_id=run.info.run_id,
             metric=candidate.metric, value=candidate.value, evaluation_key=lineage.evaluation_key,
-            higher_is_better=candidate.higher_is_better, force=force, rescore=candidate.rescore, audit_to=settings,
+            higher_is_better=candidate.higher_is_better, force=force, rescore=candidate.rescore,
+            tiebreak=candidate.tiebreak, audit_to=settings,
         )
     return TrainOutcome(
         model_name=candidate.model_name, run_id=run.info.run_id, version=decision.version,

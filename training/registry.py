@@ -2,7 +2,10 @@
 
 A new version becomes champion when it beats the current champion on the *same* evaluation: the runs'
 ``evaluation_key`` tags match and the primary metric is better, or, when the keys differ, the caller's
-``rescore`` function re-evaluates the champion on the new evaluation. ``force`` overrides. The decision
+``rescore`` function re-evaluates the champion on the new evaluation. A family may name a :class:`Tiebreak`:
+a second metric that promotes a version whose primary metric is within a tolerance of the champion's (as good,
+within noise) when the second is better (churn: the Brier score, so a retrain that corrects the base rate
+after a shift is promoted though it ranks no better). ``force`` overrides. The decision
 and its reason are written to the new run (tags ``promotion.*``) and the model version (tags), and recorded in
 the audit trail (:mod:`shopml.audit`, actions ``model.promote`` / ``model.register``), as is a manual promotion.
 :func:`load_champion` is the one way any model family is loaded from the registry.
@@ -30,6 +33,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Tiebreak:
+    """A second metric that decides when the primary one is within ``tolerance`` of the champion's.
+
+    ``value`` is the new version's; the primary metric may be worse than the champion's by at most
+    ``tolerance`` (in its own units), and this one must then be strictly better.
+    """
+
+    metric: str
+    value: float
+    tolerance: float
+    higher_is_better: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.tolerance >= 0:
+            raise ValueError(f"Tiebreak tolerance={self.tolerance!r}: use a number >= 0.")
+
+
+@dataclass(frozen=True)
 class PromotionDecision:
     """Whether a new model version became champion, and why."""
 
@@ -54,7 +75,8 @@ def register_and_promote(
     evaluation_key: str,
     higher_is_better: bool = True,
     force: bool = False,
-    rescore: Callable[[str], float] | None = None,
+    rescore: Callable[[str], float | Mapping[str, float]] | None = None,
+    tiebreak: Tiebreak | None = None,
     audit_to: Settings | Path | None = None,
 ) -> PromotionDecision:
     """Register ``model_uri`` under ``model_name`` and decide whether it becomes champion.
@@ -67,7 +89,11 @@ def register_and_promote(
         The primary metric and the new model's value on the evaluation identified by ``evaluation_key``.
     rescore
         Called with the champion's ``models:/`` URI when its evaluation differs; returns its metric on the
-        new evaluation. Without it, a champion evaluated differently is kept (the reason says so).
+        new evaluation (or metrics by name, with the tiebreak's). Without it, a champion evaluated differently
+        is kept (the reason says so).
+    tiebreak
+        The second metric that promotes a version whose primary metric is within its tolerance
+        (:class:`Tiebreak`); None: the primary metric alone decides.
     audit_to
         Settings or data home whose audit trail records the decision (default: see :func:`_audit`).
     """
@@ -76,6 +102,8 @@ def register_and_promote(
     version = mlflow.register_model(model_uri, model_name).version
     client.set_model_version_tag(model_name, version, "evaluation_key", evaluation_key)
     client.set_model_version_tag(model_name, version, metric, repr(float(value)))
+    if tiebreak is not None:
+        client.set_model_version_tag(model_name, version, tiebreak.metric, repr(float(tiebreak.value)))
     champion = _current_champion(client, model_name)
     champion_value = None
     if force:
@@ -83,7 +111,9 @@ def register_and_promote(
     elif champion is None:
         promoted, reason = True, "first version: no champion yet"
     else:
-        champion_value = _champion_metric(client, model_name, champion, metric, evaluation_key, rescore)
+        names = [metric] + ([tiebreak.metric] if tiebreak is not None else [])
+        scores = _champion_metrics(client, model_name, champion, names, evaluation_key, rescore)
+        champion_value = scores.get(metric)
         if champion_value is None:
             promoted = False
             reason = (
@@ -91,10 +121,8 @@ def register_and_promote(
                 "kept (use --force to promote anyway)"
             )
         else:
-            better = value > champion_value if higher_is_better else value < champion_value
-            promoted = bool(better)
-            word = "beats" if better else "does not beat"
-            reason = f"{metric} {value:.4f} {word} champion v{champion.version} ({champion_value:.4f})"
+            promoted, reason = promotion_rule(metric, value, higher_is_better, champion.version, champion_value, tiebreak,
+                                       scores.get(tiebreak.metric) if tiebreak is not None else None)
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     decision = PromotionDecision(
@@ -151,13 +179,40 @@ def champion_version(settings, model_name: str) -> str | None:
     return None if champion is None else str(champion.version)
 
 
-def _champion_metric(client, model_name, champion, metric, evaluation_key, rescore) -> float | None:
+def promotion_rule(metric: str, value: float, higher_is_better: bool, champion_version: str, champion_value: float,
+            tiebreak: Tiebreak | None, champion_tiebreak: float | None) -> tuple[bool, str]:
+    """The promotion rule: better on the primary metric; or within the tiebreak's tolerance of it and better
+    on the tiebreak metric. Returns (promoted, reason)."""
+    better = value > champion_value if higher_is_better else value < champion_value
+    versus = f"champion v{champion_version} ({champion_value:.4f})"
+    if better:
+        return True, f"{metric} {value:.4f} beats {versus}"
+    reason = f"{metric} {value:.4f} does not beat {versus}"
+    if tiebreak is None or champion_tiebreak is None:
+        return False, reason
+    shortfall = champion_value - value if higher_is_better else value - champion_value
+    if shortfall > tiebreak.tolerance:
+        return False, f"{reason}, by more than {tiebreak.tolerance:g}"
+    tie_better = (tiebreak.value > champion_tiebreak if tiebreak.higher_is_better
+                  else tiebreak.value < champion_tiebreak)
+    word = "beats" if tie_better else "does not beat"
+    return bool(tie_better), (f"{metric} {value:.4f} within {tiebreak.tolerance:g} of {versus} and "
+                              f"{tiebreak.metric} {tiebreak.value:.4f} {word} its {champion_tiebreak:.4f}")
+
+
+def _champion_metrics(client, model_name, champion, names: list[str], evaluation_key,
+                      rescore) -> dict[str, float]:
+    """The champion's ``names`` metrics on this evaluation: its tags when it was evaluated on it, else
+    ``rescore``'s (a number is the primary metric); missing ones are left out."""
     tags = champion.tags or {}
-    if tags.get("evaluation_key") == evaluation_key and metric in tags:
-        return float(tags[metric])
-    if rescore is not None:
-        return float(rescore(f"models:/{model_name}/{champion.version}"))
-    return None
+    if tags.get("evaluation_key") == evaluation_key and names[0] in tags:
+        return {name: float(tags[name]) for name in names if name in tags}
+    if rescore is None:
+        return {}
+    scored = rescore(f"models:/{model_name}/{champion.version}")
+    if not isinstance(scored, Mapping):
+        return {names[0]: float(scored)}
+    return {name: float(scored[name]) for name in names if name in scored}
 
 
 def champion_summary(client, model_names: list[str]) -> list[dict[str, object]]:

@@ -9,9 +9,14 @@ A monitor is measured by what it catches and how soon: :func:`plant_shock` takes
   ``-0.1`` is -10 %; to the penny, at least 0.01), returns of those lines are refunded at the new price, and
   ``products.price`` moves with it. Demand is left as it was, so only values move;
 * ``churn_wave``: a share ``size`` of the customers active at ``start`` (a purchase in the 90 days before)
-  stop buying for good: their sales from ``start`` on, and the returns of those sales, are removed.
+  stop buying for good: their sales from ``start`` on, and the returns of those sales, are removed;
+* ``defection``: from ``start`` on, every customer leaves for good with probability ``size`` at ``start``
+  and again after each of their purchases (so a geometric number of further purchases, ``(1 - size) / size``
+  on average): a market that keeps losing customers, to a competitor or to new shipping costs, where the
+  churn wave is a one-off loss. It changes who churns, not only how many: a customer with a long, regular
+  history is now as likely to leave as a new one.
 
-With ``countries``, a demand drop or churn wave hits only orders delivered there (a market-specific shift,
+With ``countries``, a demand drop, churn wave or defection hits only orders delivered there (a market-specific shift,
 which a model that knows the country can learn once it is retrained: the monitoring replay's shift).
 
 A return is paired with the latest sale of the same customer and SKU at or before it (returns follow their
@@ -31,8 +36,8 @@ import pandas as pd
 from features.contracts import CONTRACTS
 from features.synthetic.config import ShopConfigError
 
-ShockKind = Literal["demand_drop", "price_change", "churn_wave"]
-SHOCKS: tuple[str, ...] = ("demand_drop", "price_change", "churn_wave")
+ShockKind = Literal["demand_drop", "price_change", "churn_wave", "defection"]
+SHOCKS: tuple[str, ...] = ("demand_drop", "price_change", "churn_wave", "defection")
 ACTIVE_DAYS = 90
 """A customer is active at the start of a churn wave when they bought in the 90 days before it."""
 
@@ -52,16 +57,16 @@ def plant_shock(
     tables
         Canonical tables by name; ``orders`` is required, ``products`` is rescaled by a price change.
     kind
-        ``demand_drop``, ``price_change`` or ``churn_wave``.
+        ``demand_drop``, ``price_change``, ``churn_wave`` or ``defection``.
     start
         The first day of the shock (a date; times within it count from midnight).
     size
-        Share of orders dropped or of active customers lost, in (0, 1]; for a price change the relative
-        change, in (-1, 10], not 0.
+        Share of orders dropped or of active customers lost, or the chance of leaving at each purchase
+        (defection), in (0, 1]; for a price change the relative change, in (-1, 10], not 0.
     seed
         Seed of which orders or customers are picked.
     countries
-        Only orders delivered to these countries are hit (demand drop and churn wave; None: all).
+        Only orders delivered to these countries are hit (all kinds but a price change; None: all).
 
     Examples
     --------
@@ -88,7 +93,8 @@ def plant_shock(
     after = (orders["ordered_at"] >= start).to_numpy()
     if countries is not None:
         if kind == "price_change":
-            raise ShopConfigError("countries= applies to a demand drop or a churn wave; a price change is shop-wide.")
+            raise ShopConfigError("countries= applies to a demand drop, a churn wave or a defection; a price change "
+                                  "is shop-wide.")
         unknown = sorted(set(countries) - set(orders["country"].dropna().unique()))
         if unknown or not len(countries):
             raise ShopConfigError(f"countries={list(countries)!r}: {unknown or 'none given'} not in the orders; pick "
@@ -110,6 +116,8 @@ def plant_shock(
         candidates = pd.unique(order_ids[sale & hit])
         dropped_orders = candidates[rng.random(len(candidates)) < size]
         dropped = sale & hit & order_ids.isin(dropped_orders).to_numpy()
+    elif kind == "defection":
+        dropped = sale & hit & _after_defection(orders, sale & hit, size, rng)
     else:  # churn_wave
         when = orders["ordered_at"]
         recent = sale & (when >= start - pd.Timedelta(days=ACTIVE_DAYS)).to_numpy() & ~after
@@ -119,6 +127,23 @@ def plant_shock(
         dropped = sale & hit & customer.isin(leavers).to_numpy()
     dropped |= _paired_returns(orders, dropped)
     out["orders"] = orders.loc[~dropped].reset_index(drop=True).astype(CONTRACTS["orders"].dtypes)
+    return out
+
+
+def _after_defection(orders: pd.DataFrame, rows: np.ndarray, size: float, rng: np.random.Generator) -> np.ndarray:
+    """Among ``rows`` (sale lines from the start), those of a known customer's orders after they left: each
+    customer keeps a geometric number of their orders, in time order, and loses the rest."""
+    known = rows & orders["customer_id"].notna().to_numpy()
+    out = np.zeros(len(orders), dtype=bool)
+    if not known.any():
+        return out
+    placed = orders.loc[known, ["customer_id", "order_id", "ordered_at"]].drop_duplicates("order_id")
+    placed = placed.sort_values(["ordered_at", "order_id"], kind="stable")
+    rank = placed.groupby("customer_id", sort=False).cumcount().to_numpy()
+    customers = pd.Index(pd.unique(placed["customer_id"])).sort_values()
+    kept = pd.Series(rng.geometric(size, len(customers)) - 1, index=customers)
+    lost = placed["order_id"].to_numpy()[rank >= kept.reindex(placed["customer_id"]).to_numpy()]
+    out[known] = orders.loc[known, "order_id"].isin(lost).to_numpy()
     return out
 
 

@@ -59,7 +59,35 @@ def test_a_churn_wave_stops_that_share_of_active_customers(tables):
     pd.testing.assert_frame_equal(_before(new), _before(old))
 
 
-@pytest.mark.parametrize("kind", ["demand_drop", "price_change", "churn_wave"])
+def test_a_defection_keeps_a_geometric_number_of_each_customers_orders(tables):
+    size = 0.4
+    shocked = plant_shock(tables, "defection", START, size, seed=2)
+    old, new = _sales_after(tables["orders"]), _sales_after(shocked["orders"])
+    known = old["customer_id"].notna()
+    before = old.loc[known].groupby("customer_id")["order_id"].nunique()
+    after = new.loc[new["customer_id"].notna()].groupby("customer_id")["order_id"].nunique().reindex(before.index,
+                                                                                                     fill_value=0)
+    assert (after <= before).all()
+    assert (after == 0).mean() == pytest.approx(size, abs=0.05)  # left at the start: P(kept = 0) = size
+    kept = set(new["order_id"])  # a customer who left buys nothing more: the orders kept are their first ones
+    for customer, orders in old.loc[known].sort_values("ordered_at", kind="stable").groupby("customer_id"):
+        ids = list(dict.fromkeys(orders["order_id"]))
+        assert [i in kept for i in ids] == sorted((i in kept for i in ids), reverse=True), customer
+    guests = old.loc[~known, "order_id"].nunique()
+    assert new.loc[new["customer_id"].isna(), "order_id"].nunique() == guests  # guests are not customers to lose
+    pd.testing.assert_frame_equal(_before(shocked["orders"]), _before(tables["orders"]))
+
+
+def test_a_defection_in_some_countries_leaves_the_others_alone(tables):
+    country = tables["orders"]["country"].value_counts().index[0]
+    shocked = plant_shock(tables, "defection", START, 1.0, seed=2, countries=[country])
+    old, new = _sales_after(tables["orders"]), _sales_after(shocked["orders"])
+    assert not (new["country"] == country).any() or new.loc[new["country"] == country, "customer_id"].isna().all()
+    pd.testing.assert_frame_equal(new.loc[new["country"] != country].reset_index(drop=True),
+                                  old.loc[old["country"] != country].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("kind", ["demand_drop", "price_change", "churn_wave", "defection"])
 def test_same_arguments_same_tables_and_returns_never_outlive_their_sales(tables, kind):
     a = plant_shock(tables, kind, START, 0.25, seed=4)
     b = plant_shock(tables, kind, START, 0.25, seed=4)
@@ -74,6 +102,7 @@ def test_same_arguments_same_tables_and_returns_never_outlive_their_sales(tables
     ("flash_sale", START, 0.2, "shock kind"),
     ("demand_drop", START, 0.0, "size"),
     ("churn_wave", START, 1.5, "size"),
+    ("defection", START, 0.0, "size"),
     ("price_change", START, 0.0, "size"),
     ("demand_drop", "2030-01-01", 0.2, "outside the orders"),
     ("demand_drop", "someday", 0.2, "not a date"),

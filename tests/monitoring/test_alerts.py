@@ -10,6 +10,7 @@ import pytest
 from features.synthetic.shocks import plant_shock
 from monitoring.alerts import (
     ALERT_SERIES,
+    RATIO_SERIES,
     AlertRule,
     AlertSettings,
     AlertSettingsError,
@@ -20,16 +21,20 @@ from monitoring.alerts import (
 from monitoring.kpis import Ledger
 
 WEEKLY = np.array([1.10, 1.10, 1.05, 1.10, 0.95, 0.75, 0.95])  # Monday first, as the synthetic shop's
+FIRST_DAY = pd.Timestamp("2023-01-02")
 
 
 def daily_table(days: int = 300, orders_per_day: float = 300.0, growth_per_year: float = 0.3, seed: int = 0,
-                drop_from: int | None = None, drop: float = 0.0) -> pd.DataFrame:
+                drop_from: int | None = None, drop: float = 0.0, christmas: float = 0.0) -> pd.DataFrame:
     """A whole-shop daily KPI table with Poisson orders, a weekly pattern and a steady trend, its noise
     scaling with volume as a shop's does (order values and returns summed over orders); optionally a ``drop``
-    of orders (and what goes with them) from day ``drop_from``."""
+    of orders (and what goes with them) from day ``drop_from``, and a yearly peak ``christmas`` times the
+    usual demand higher on 6 December, 12 days wide (the synthetic shop's)."""
     rng = np.random.default_rng(seed)
-    period = pd.date_range("2023-01-02", periods=days, freq="D")
+    period = pd.date_range(FIRST_DAY, periods=days, freq="D")
     rate = orders_per_day * WEEKLY[period.day_of_week] * (1 + growth_per_year * np.arange(days) / 365)
+    gap = (period.day_of_year.to_numpy() - 340 + 182.5) % 365 - 182.5
+    rate = rate * (1 + christmas * np.exp(-0.5 * (gap / 12) ** 2))
     if drop_from is not None:
         rate = rate * np.where(np.arange(days) >= drop_from, 1 - drop, 1.0)
     orders = rng.poisson(rate)
@@ -89,9 +94,60 @@ def test_a_demand_drop_planted_in_a_generated_shop_is_caught(alert_shop):
     assert not [a for a in quiet.alerts if a.first_day >= start and a.kpi in ("orders", "gmv")]
 
 
-def test_verdicts_do_not_change_when_later_days_arrive():
-    table = daily_table(seed=4, drop_from=230, drop=0.25)
-    early = detect_alerts(table.iloc[:220]).days
+def _first_alert_after(table: pd.DataFrame, start: pd.Timestamp, settings: AlertSettings) -> int | None:
+    """Days of the drop seen when the first down alert on orders or GMV fired (1 = its first day), or None."""
+    days = [(a.first_day - start).days + 1 for a in detect_alerts(table, settings).alerts
+            if a.first_day >= start and a.kpi in ("orders", "gmv") and a.direction == "down"]
+    return min(days, default=None)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_drop_on_the_christmas_ramp_is_caught_with_last_years_season(seed):
+    """A 20 % drop two weeks before the peak, in the second year: a line through the ramp's earlier weeks
+    expects too little (the ramp steepens), so without last year the drop hides in the ramp for weeks; last
+    year's same weeks, grown as this year has grown, expect the ramp and see the drop."""
+    start = pd.Timestamp("2024-11-20")
+    table = daily_table(days=(start - FIRST_DAY).days + 28, orders_per_day=5_000, seed=seed,
+                        drop_from=(start - FIRST_DAY).days, drop=0.2, christmas=0.6)
+    without = _first_alert_after(table, start, AlertSettings(yearly=0.0))
+    assert without is None or without > 7, without  # what the recent weeks alone missed
+    caught = _first_alert_after(table, start, AlertSettings())
+    assert caught is not None and caught <= 7, caught
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_a_quiet_christmas_season_raises_no_alert_once_a_year_is_known(seed):
+    """The second season's ramp, peak and fall are last year's, grown: with last year at full weight nothing
+    is flagged on the KPIs that take it into account; the default weight (0.75) keeps a quarter of the recent
+    weeks' lag at the turns and flags about half the days the recent weeks alone do."""
+    table = daily_table(days=800, orders_per_day=5_000, seed=seed, christmas=0.6)
+
+    def flagged(settings: AlertSettings) -> int:
+        days = detect_alerts(table, settings).days
+        return int(((days["day"] >= "2024-09-01") & ~days["kpi"].isin(list(RATIO_SERIES))
+                    & (days["flag"] != "")).sum())
+
+    assert flagged(AlertSettings(yearly=1.0)) == 0
+    recent_only = flagged(AlertSettings(yearly=0.0))
+    assert recent_only > 50  # the fall after the peak, expected by no line through the peak's weeks
+    assert flagged(AlertSettings()) < 0.6 * recent_only
+
+
+def test_ratios_take_no_yearly_baseline_and_volumes_do():
+    table = daily_table(days=500, seed=3, christmas=0.6)
+    yearly, recent = detect_alerts(table).days, detect_alerts(table, AlertSettings(yearly=0.0)).days
+    for kpi in RATIO_SERIES:
+        pd.testing.assert_frame_equal(yearly.loc[yearly["kpi"] == kpi], recent.loc[recent["kpi"] == kpi])
+    orders = yearly["kpi"] == "orders"
+    assert not np.allclose(yearly.loc[orders, "expected"], recent.loc[recent["kpi"] == "orders", "expected"])
+    first_year = yearly.loc[orders & (yearly["day"] < FIRST_DAY + pd.DateOffset(years=1))]
+    assert np.allclose(first_year["expected"], recent.loc[recent["kpi"] == "orders"].iloc[:len(first_year)]["expected"])
+
+
+@pytest.mark.parametrize(("days", "drop_from", "cut"), [(300, 230, 220), (520, 470, 460)])
+def test_verdicts_do_not_change_when_later_days_arrive(days, drop_from, cut):
+    table = daily_table(days=days, seed=4, drop_from=drop_from, drop=0.25, christmas=0.6)
+    early = detect_alerts(table.iloc[:cut]).days
     late = detect_alerts(table).days
     late = late.loc[late["day"] <= early["day"].max()].reset_index(drop=True)
     pd.testing.assert_frame_equal(early.reset_index(drop=True), late)
@@ -127,6 +183,7 @@ def test_episodes_are_runs_of_flagged_days():
     ({"baseline_weeks": 2}, "baseline_weeks"),
     ({"min_baseline_weeks": 9}, "min_baseline_weeks"),
     ({"trend": 1.5}, "trend"),
+    ({"yearly": -0.5}, "yearly"),
     ({"closed_days": ("13-45",)}, "closed_days"),
     ({"rules": ()}, "rules"),
 ])

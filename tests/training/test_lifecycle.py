@@ -118,6 +118,25 @@ def test_promotion_only_on_the_same_evaluation_and_force_overrides(settings):
 
 
 @pytest.mark.slow
+def test_a_tiebreak_promotes_an_as_good_version_with_a_better_second_metric(settings):
+    """Churn's rule: ROC-AUC decides; within the tolerance of the champion's, the Brier score does. The
+    champion's second metric comes from its tags on the same evaluation, from ``rescore`` on another."""
+    from training.registry import Tiebreak
+
+    def tied(auc: float, brier: float, **kwargs) -> Candidate:
+        return candidate(auc, name="toy_tie", tiebreak=Tiebreak("brier", brier, tolerance=0.005), **kwargs)
+
+    assert run_training(settings, tied(0.80, 0.16), None).promoted
+    calibrated = run_training(settings, tied(0.798, 0.15, model=2.0), None)
+    assert calibrated.promoted and "brier 0.1500 beats its 0.1600" in calibrated.reason, calibrated.reason
+    assert not run_training(settings, tied(0.79, 0.10, model=3.0), None).promoted  # ranks worse: kept
+    elsewhere = Lineage("fp-C", "fp-C:2024-03-01:90d", {"evaluation": "2024-03-01"})
+    rescored = run_training(settings, tied(0.80, 0.14, model=4.0, lineage=elsewhere,
+                                           rescore=lambda uri: {"auc": 0.801, "brier": 0.13}), None)
+    assert not rescored.promoted and "brier 0.1400 does not beat its 0.1300" in rescored.reason
+
+
+@pytest.mark.slow
 def test_lower_is_better_metrics_promote_the_smaller_value(settings):
     lower = {"name": "toy_wape", "metric": "wape", "higher_is_better": False}
     assert run_training(settings, candidate(0.40, **lower), None).promoted

@@ -12,7 +12,7 @@ import uuid
 import mlflow
 import pytest
 
-from training.registry import register_and_promote
+from training.registry import Tiebreak, promotion_rule, register_and_promote
 from training.tracking import configure_mlflow, training_run
 
 
@@ -28,6 +28,31 @@ def _log(settings, value: float):
     with training_run(settings, "registry-test", f"v{value}") as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value), pip_requirements=["mlflow"])
     return run.info.run_id, info.model_uri
+
+
+BRIER = 0.005  # the tolerance on ROC-AUC within which a better Brier score promotes
+
+
+@pytest.mark.parametrize(("auc", "brier", "promoted", "said"), [
+    (0.81, 0.20, True, "roc_auc 0.8100 beats champion v3 (0.8000)"),        # better ranking: as before
+    (0.797, 0.15, True, "within 0.005 of champion v3 (0.8000) and brier 0.1500 beats its 0.1600"),
+    (0.80, 0.15, True, "brier 0.1500 beats its 0.1600"),                     # a tie on ROC-AUC
+    (0.797, 0.17, False, "brier 0.1700 does not beat its 0.1600"),           # as good, no better calibrated
+    (0.79, 0.10, False, "does not beat champion v3 (0.8000), by more than 0.005"),  # worse ranking: never
+    (0.797, 0.16, False, "does not beat its 0.1600"),                        # a tie on both keeps the champion
+])
+def test_the_promotion_rule_breaks_ties_on_the_tiebreak_within_its_tolerance(auc, brier, promoted, said):
+    decision = promotion_rule("roc_auc", auc, True, "3", 0.80, Tiebreak("brier", brier, BRIER), 0.16)
+    assert decision[0] is promoted and said in decision[1], decision
+
+
+def test_without_a_tiebreak_only_the_primary_metric_decides():
+    assert promotion_rule("roc_auc", 0.7999, True, "1", 0.80, None, None) == (
+        False, "roc_auc 0.7999 does not beat champion v1 (0.8000)")
+    assert promotion_rule("wape", 0.30, False, "1", 0.35, None, None)[0]
+    assert not promotion_rule("roc_auc", 0.7999, True, "1", 0.80, Tiebreak("brier", 0.1, BRIER), None)[0]
+    with pytest.raises(ValueError, match="tolerance"):
+        Tiebreak("brier", 0.1, -0.01)
 
 
 @pytest.mark.slow

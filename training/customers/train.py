@@ -1,6 +1,6 @@
 """Train the churn and customer value models: fit and evaluate on stacked cutoffs, then the shared lifecycle.
 
-Churn: LightGBM, calibrated, primary metric ROC-AUC; value: tweedie vs. two-part (the winner on the held-out
+Churn: LightGBM, calibrated, primary metric ROC-AUC, the Brier score as tiebreak (:data:`CHURN_AUC_TOLERANCE`); value: tweedie vs. two-part (the winner on the held-out
 fold), primary metric normalized Gini. Both are compared with the champion on the evaluation key
 ``fingerprint:evaluation cutoff:horizon``. Logging, registration and promotion are
 :func:`training.lifecycle.run_training`'s.
@@ -20,10 +20,15 @@ from training.customers.data import CustomerData, build_customer_data, plan_cuto
 from training.customers.value import ValueParams, ValueResult, fit_value
 from training.lifecycle import Candidate, Lineage, TrainOutcome, run_training
 from training.names import CHURN, CUSTOMER_VALUE
+from training.registry import Tiebreak
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "customers"
+CHURN_AUC_TOLERANCE = 0.005
+"""A churn challenger whose ROC-AUC is at most this far below the champion's (under the sampling error of an
+evaluation window of a few thousand customers, about 0.007) is promoted when its Brier score is better: it
+ranks as well and its probabilities are closer to what happened (after a shift, a corrected base rate)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ def train_churn(settings: Settings, data: CustomerData, *, params: ChurnParams |
         artifacts={"calibration_fold.json": result.calibration_fold,  # with the anchors' dates and rates
                    "feature_importance.json": result.importance},
         rescore=_rescore(settings, data, "churn"),
+        tiebreak=Tiebreak("brier", result.metrics["brier"], tolerance=CHURN_AUC_TOLERANCE),
         figures={"calibration_curve": lambda: plots.calibration_curve(y, p),
                  "cumulative_gain": lambda: plots.gain_chart(y, p),
                  "feature_importance": lambda: plots.feature_importance(result.importance)},
@@ -105,10 +111,11 @@ def train_value(settings: Settings, data: CustomerData, *, params: ValueParams |
 
 
 def _rescore(settings: Settings, data: CustomerData, which: str):
-    """The champion's primary metric on *this* evaluation set, for a champion trained on other data (a retrain
-    on newer data compares both models on the newest labelled window, :mod:`training.registry`)."""
+    """The champion's metrics on *this* evaluation set, for a champion trained on other data (a retrain on
+    newer data compares both models on the newest labelled window, :mod:`training.registry`): churn's by name
+    (ROC-AUC and the Brier tiebreak), value's normalized Gini."""
 
-    def rescore(uri: str) -> float:
+    def rescore(uri: str) -> float | dict[str, float]:
         from training.customers.churn import ChurnModel
         from training.customers.metrics import churn_metrics, normalized_gini
         from training.customers.value import ValueModel
@@ -118,7 +125,7 @@ def _rescore(settings: Settings, data: CustomerData, which: str):
         evaluation = data.evaluation
         if which == "churn":
             model = load_version(ChurnModel, settings, {name: version})
-            return churn_metrics(evaluation["churned"], model.predict_proba(evaluation))["roc_auc"]
+            return churn_metrics(evaluation["churned"], model.predict_proba(evaluation))
         value = load_version(ValueModel, settings, {name: version})
         return normalized_gini(evaluation["spend_next"], value.predict_value(evaluation))
 
