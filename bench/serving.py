@@ -1,7 +1,9 @@
 """Load test of the shopml service on loopback: closed loop, open loop, in-process time, start-up, fuzzing.
 
-Run: ``.venv/bin/python bench/serving.py [--home DIR] [--seconds 8] [--requests 4000] [--open-seconds 10]``.
-Writes ``bench/results/serving.json``. Steps:
+Run: ``.venv/bin/python bench/serving.py [--home DIR] [--seconds 8] [--requests 4000] [--open-seconds 10]
+[--only recommend,recommend_live]``. Writes ``bench/results/serving.json``; with ``--only`` only the named
+load-test sections run (no cold starts, no schemathesis) and replace theirs in the file, whose other figures are
+kept, with a ``partial_run`` note. Every section records the load average at its start. Steps:
 
 1. a data home (``--home``, default a fresh temporary folder) gets the default demo shop, its features and every
    model, with the same commands ``make run`` uses (``shopml data generate``, ``shopml features build``,
@@ -74,25 +76,27 @@ TRAIN = {
 }
 
 
-def shopml(args: list[str], env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True,
+def shopml(args: list[str], env: dict[str, str], timeout: float = 900, root: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m cli ARGS`` run in ``root`` (a checkout: its ``cli`` and packages are the ones imported)."""
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=root, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def prepare(home: Path, env: dict[str, str]) -> dict[str, str]:
-    """Demo data, features and models in ``home`` (reused when present); returns model -> status."""
+def prepare(home: Path, env: dict[str, str], root: Path = ROOT) -> dict[str, str]:
+    """Demo data, features and models in ``home`` (reused when present), made by the code in ``root``;
+    returns model -> status."""
     if not (home / "data").is_dir():
-        done = shopml(["data", "generate"], env)
+        done = shopml(["data", "generate"], env, root=root)
         assert done.returncode == 0, done.stderr[-2000:]
     if not (home / "features").is_dir():
-        done = shopml(["features", "build"], env)
+        done = shopml(["features", "build"], env, root=root)
         assert done.returncode == 0, done.stderr[-2000:]
     status = {}
     for model, commands in TRAIN.items():
         status[model] = "ok"
         for args in commands:
             start = time.perf_counter()
-            done = shopml(args, env)
+            done = shopml(args, env, root=root)
             print(f"shopml {' '.join(args)}: exit {done.returncode} in {time.perf_counter() - start:.0f} s", flush=True)
             if done.returncode != 0:
                 status[model] = (done.stderr.strip().splitlines() or ["failed"])[-1][:200]
@@ -114,11 +118,13 @@ def get(url: str, timeout: float = 2.0) -> int:
         return exc.code
 
 
-def start(env: dict[str, str], port: int, log: Path, timeout: float = 120) -> tuple[subprocess.Popen, float | None]:
-    """Start ``shopml serve``; returns the process and the seconds until /readyz was 200 (None if never)."""
+def start(env: dict[str, str], port: int, log: Path, timeout: float = 120,
+          root: Path = ROOT) -> tuple[subprocess.Popen, float | None]:
+    """Start ``shopml serve`` of the code in ``root``; returns the process and the seconds until /readyz was 200
+    (None if never)."""
     began = time.perf_counter()
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
+        process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env, cwd=root,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     live = False
     while time.perf_counter() - began < timeout:
@@ -164,6 +170,8 @@ def payloads(home: Path, seed: int = 0) -> dict[str, list[bytes]]:
 
 ENDPOINTS = {"recommend": ("/v1/recommend", "storefront"), "customers_score": ("/v1/customers/score", "marketing")}
 LIVE_ENDPOINTS = {"recommend_live": ("/v1/recommend", "storefront"), "events": ("/v1/events", "storefront")}
+SECTIONS = (*ENDPOINTS, *LIVE_ENDPOINTS)
+"""The load-test sections, in the order they run (``--only`` picks some)."""
 
 
 def live_rules(home: Path) -> dict[str, object]:
@@ -241,7 +249,7 @@ def load_test(port: int, bodies: dict[str, list[bytes]], args, endpoints=ENDPOIN
     for name, (path, role) in endpoints.items():
         headers = {"Authorization": f"Bearer {KEYS[role]}"}
         reqs = [build_request("127.0.0.1", port, path, b, headers) for b in bodies[name]]
-        result: dict[str, object] = {}
+        result: dict[str, object] = {"loadavg": [round(x, 2) for x in os.getloadavg()]}
         warm = asyncio.run(closed_loop("127.0.0.1", port, reqs, 8, 500, 10))
         if warm.errors:
             result["skipped"] = f"warm-up answered {warm.statuses}"
@@ -264,7 +272,8 @@ def load_test(port: int, bodies: dict[str, list[bytes]], args, endpoints=ENDPOIN
     return out
 
 
-def in_process(home: Path, bodies: dict[str, list[bytes]], calls: int = 2000) -> dict[str, dict]:
+def in_process(home: Path, bodies: dict[str, list[bytes]], calls: int = 2000,
+               only: set[str] | None = None) -> dict[str, dict]:
     """Parse + runtime call + serialise, in this process, on the same models (no HTTP).
 
     ``recommend`` and ``customers_score`` run first, without rules; then the rules file of ``recommend_live`` is
@@ -293,7 +302,7 @@ def in_process(home: Path, bodies: dict[str, list[bytes]], calls: int = 2000) ->
             runtime.storefront.refresh()
             for body in bodies["seed_events"]:
                 runtime.record_events(EventsRequest.model_validate_json(body))
-        if name not in bodies:
+        if name not in bodies or (only is not None and name not in only):
             continue
         try:
             method(model.model_validate_json(bodies[name][0]))
@@ -333,7 +342,7 @@ def bars(result: dict) -> dict[str, object]:
     rps = live.get("c32", {}).get("rps")
     return {"recommend_live_open_300_p99_ms": {"value": p99, "bar": 3.0, "met": p99 is not None and p99 <= 3.0},
             "recommend_live_c32_rps": {"value": rps, "bar": 2000, "met": rps is not None and rps >= 2000},
-            "loadavg_at_start": result.get("loadavg")}
+            "loadavg_at_start": live.get("loadavg", result.get("loadavg"))}
 
 
 def main() -> None:
@@ -343,7 +352,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="Most requests per closed-loop run.")
     parser.add_argument("--open-seconds", type=float, default=10.0, help="Duration of the 300 requests/s run.")
     parser.add_argument("--fuzz-examples", type=int, default=25, help="Schemathesis examples per operation.")
+    parser.add_argument("--only", default=None,
+                        help=f"Comma-separated sections to run ({', '.join(SECTIONS)}); the others, the cold starts "
+                             "and schemathesis are skipped and keep their figures in the results file.")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None and not only <= set(SECTIONS):
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(only - set(SECTIONS)))}; use {', '.join(SECTIONS)}")
     loadavg = os.getloadavg()
     home = (args.home or Path(tempfile.mkdtemp(prefix="shopml-bench-serving-")) / "home").resolve()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
@@ -351,7 +366,7 @@ def main() -> None:
     models = prepare(home, env)
     (home / "rules" / "recommend.json").unlink(missing_ok=True)  # "recommend" runs without rules
     ready_runs = []
-    for _ in range(2):  # cold starts, stopped again: the reported figure is the median of three
+    for _ in range(2 if only is None else 0):  # cold starts, stopped again: the figure is the median of three
         process, ready = start(env, free_port(), home.parent / "serve.log")
         stop(process)
         ready_runs.append(ready)
@@ -362,19 +377,27 @@ def main() -> None:
     ready = float(np.median(known)) if len(known) == len(ready_runs) else None
     print("ready seconds", ready_runs, flush=True)
     live_setup: dict[str, object] = {}
+    fuzzed: dict[str, object] | None = None
+
+    def chosen(table: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        return {k: v for k, v in table.items() if only is None or k in only}
+
     try:
         bodies = payloads(home)
-        endpoints = load_test(port, bodies, args)
+        endpoints = load_test(port, bodies, args, chosen(ENDPOINTS))
         bodies.update(live_payloads(home))
-        seed_sessions(port, bodies)
-        live_setup = turn_rules_on(home, port, bodies)
-        print("rules on:", live_setup["rules_applied_seen"], flush=True)
-        endpoints.update(load_test(port, bodies, args, LIVE_ENDPOINTS, before_run=lambda: seed_sessions(port, bodies)))
-        fuzzed = fuzz(port, args.fuzz_examples)
-        print("schemathesis", fuzzed, flush=True)
+        if chosen(LIVE_ENDPOINTS):
+            seed_sessions(port, bodies)
+            live_setup = turn_rules_on(home, port, bodies)
+            print("rules on:", live_setup["rules_applied_seen"], flush=True)
+            endpoints.update(load_test(port, bodies, args, chosen(LIVE_ENDPOINTS),
+                                       before_run=lambda: seed_sessions(port, bodies)))
+        if only is None:
+            fuzzed = fuzz(port, args.fuzz_examples)
+            print("schemathesis", fuzzed, flush=True)
     finally:
         stop(process)
-    local = in_process(home, bodies)
+    local = in_process(home, bodies, only=only)
     for name, timing in local.items():
         endpoints.setdefault(name, {})["in_process_ms"] = timing.get("p50_ms")
         endpoints[name]["in_process"] = timing
@@ -392,12 +415,27 @@ def main() -> None:
         "loadavg_end": os.getloadavg(),
         "versions": {"python": platform.python_version(),
                      **{p: version(p) for p in ("bentoml", "starlette", "uvicorn", "pydantic", "numpy",
-                                                "schemathesis", "mlflow")}},
+                                                "schemathesis", "mlflow")},
+                     **{p: _installed(p) for p in ("uvloop", "httptools")}},
+        "command": "python bench/serving.py " + " ".join(sys.argv[1:]),
     }
+    if only is not None:  # a partial run: replaces its sections, the rest keeps the figures of the last full run
+        previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        partial = {k: result[k] for k in ("loadavg", "loadavg_end", "versions", "settings", "command")}
+        if chosen(LIVE_ENDPOINTS):
+            partial["live_setup"] = result["live_setup"]
+        result = {**previous, **endpoints, "partial_run": {"sections": sorted(only), **partial}}
     result["bars"] = bars(result)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS}")
+
+
+def _installed(package: str) -> str | None:
+    try:
+        return version(package)
+    except Exception:  # noqa: BLE001 - PackageNotFoundError: an optional speed-up that is not installed
+        return None
 
 
 if __name__ == "__main__":

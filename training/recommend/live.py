@@ -25,6 +25,7 @@ Without a session, rules or a cold item for the customer, the answer is the wrap
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +45,10 @@ IN_CART = frozenset({"add_to_cart", "purchase"})
 STATIC_FLOOR = 0.01
 """The precomputed list keeps this much weight whatever the blend weight, so that it breaks ties and fills the
 list after the session's items (at ``weight = 1`` it only fills)."""
+SESSION_MEMO_SIZE = 8192
+"""Session blend terms kept per :class:`LiveRecommender` (oldest dropped first). A session's term depends only on
+its recent events, which change when ``POST /v1/events`` adds one, so the requests between two events reuse it;
+each entry holds only the session's nonzero items (at most events x neighbours)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,9 @@ class LiveRecommender:
                 if c >= 0:
                     self.cold_by_category[int(c)] = cold_idx[self.category[cold_idx] == c]
         self._pop_order = np.concatenate([base.popular_global[0].astype("int64"), np.arange(n_base, self.n_items)])
+        self._rank_log2 = np.log2(np.arange(MAX_K) + 2.0)  # log2(rank + 2) of the precomputed list's ranks
+        self._session_memo: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._session_memo_lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
     def _neighbour_arrays(self, content: ContentIndex | None, content_pos: np.ndarray,
@@ -308,11 +316,13 @@ class LiveRecommender:
         w = cfg.weight if events else 0.0
         static_idx = np.fromiter((t[0] for t in static), dtype="int64", count=len(static))
         static_part = np.zeros(self.n_items)
-        static_part[static_idx] = (1.0 - w + STATIC_FLOOR) / np.log2(np.arange(len(static)) + 2.0)
+        static_part[static_idx] = (1.0 - w + STATIC_FLOOR) / self._rank_log2[: len(static)]
         total = static_part.copy()
         session_part = None
         if events:
-            session_part = self._session_scores(events) * w
+            session_part = np.zeros(self.n_items)
+            at, values = self.session_part(events, w)
+            session_part[at] = values
             total += session_part
         cold_idx = np.zeros(0, dtype="int64")
         if cold_cat >= 0:
@@ -402,6 +412,27 @@ class LiveRecommender:
         return LiveAnswer([Recommendation(skus[i], s, src) for i, s, src in out], list(applied))
 
     # ------------------------------------------------------------------ internals
+    def session_part(self, events: Sequence[tuple[int, str]], weight: float) -> tuple[np.ndarray, np.ndarray]:
+        """The session's blend term ``weight * session score`` as (items, values) over its nonzero items.
+
+        Memoised by the events (item index and kind, oldest first) and the weight, so that the requests of a session
+        between two of its events compute it once; equal to the dense :meth:`_session_scores` times ``weight``.
+        """
+        key = (tuple(events), weight)
+        hit = self._session_memo.get(key)
+        if hit is None:
+            dense = self._session_scores(list(key[0])) * weight
+            at = np.flatnonzero(dense)
+            values = dense[at]
+            at.flags.writeable = values.flags.writeable = False  # shared by every request of the session
+            hit = (at, values)
+            with self._session_memo_lock:
+                memo = self._session_memo
+                while len(memo) >= SESSION_MEMO_SIZE:
+                    memo.pop(next(iter(memo)))
+                memo[key] = hit
+        return hit
+
     def _session_scores(self, events: list[tuple[int, str]]) -> np.ndarray:
         """Session score of every item (dense, maximum 1): decayed event weights spread over neighbours."""
         cfg = self.config

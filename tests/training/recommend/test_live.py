@@ -184,3 +184,57 @@ def test_random_requests_never_fail_and_keep_every_promise(rec, live):
         in_cart = {e.sku for e in session if e.kind != "view"}
         assert not in_cart & {r.sku for r in answer.items}
         assert all(np.isfinite(r.score) for r in answer.items)
+
+
+class _Unmemoised(LiveRecommender):
+    """The oracle of the memoised session term: computed from the events on every request, as before the memo."""
+
+    def session_part(self, events, weight):
+        dense = self._session_scores(list(events)) * weight
+        at = np.flatnonzero(dense)
+        return at, dense[at]
+
+
+def test_memoised_session_terms_give_the_answers_of_computing_them_every_time(rec, shop_tables):
+    """Fast path equals slow oracle: a session's blend term is memoised by its events; answers (items, scores,
+    sources, rules applied) are identical to recomputing it per request, on the first call and on memo hits."""
+    fast = LiveRecommender(rec, shop_tables["products"])
+    slow = _Unmemoised(rec, shop_tables["products"])
+    rng = np.random.default_rng(5)
+    skus = [str(s) for s in fast.skus]
+    customers = [*map(str, rng.choice(rec.customer_ids, 10)), None]
+    sessions = [[SessionEvent(str(rng.choice(skus)), str(rng.choice(["view", "view", "add_to_cart", "purchase"])))
+                 for _ in range(int(rng.integers(1, 12)))] for _ in range(15)]
+    rules = ListRules(filters=(("stock", rng.random(fast.n_items) > 0.3),), max_per_category=3,
+                      boosts=(("boost:b", rng.choice(fast.n_items, 20), 1.2),), pins=(("pin:p", 3, 2),))
+    for round_no in range(2):  # the first round fills the memo, the second reads it
+        for i, session in enumerate(sessions):
+            ask = {"customer_id": customers[i % len(customers)], "k": int(rng.integers(1, 30)), "session": session,
+                   "rules": rules if i % 2 else ListRules()}
+            got, want = fast.recommend(**ask), slow.recommend(**ask)
+            assert [(r.sku, r.score, r.source) for r in got.items] == \
+                [(r.sku, r.score, r.source) for r in want.items], (round_no, i)
+            assert (got.rules_applied, got.session_events) == (want.rules_applied, want.session_events)
+    assert 0 < len(fast._session_memo) <= len(sessions)
+    events = [(fast.item_index(e.sku), e.kind) for e in sessions[0]]
+    at, values = fast.session_part(events, 0.7)
+    dense = np.zeros(fast.n_items)
+    dense[at] = values
+    np.testing.assert_array_equal(dense, fast._session_scores(events) * 0.7)
+    assert not values.flags.writeable  # shared between requests: nobody may change it in place
+
+
+def test_the_rank_discounts_do_not_depend_on_the_list_length(live):
+    """The precomputed ``log2(rank + 2)`` sliced to a list's length equals computing it for that length."""
+    for n in range(101):
+        np.testing.assert_array_equal(live._rank_log2[:n], np.log2(np.arange(n) + 2.0))
+
+
+def test_the_session_memo_is_bounded(rec, shop_tables, monkeypatch):
+    import training.recommend.live as live_module
+
+    monkeypatch.setattr(live_module, "SESSION_MEMO_SIZE", 3)
+    fresh = LiveRecommender(rec, shop_tables["products"])
+    for j in range(10):
+        fresh.session_part([(j, "view")], 1.0)
+    assert list(fresh._session_memo) == [(((j, "view"),), 1.0) for j in (7, 8, 9)]  # the oldest went first
