@@ -94,6 +94,29 @@ def known_share(port: int, bodies: list[bytes]) -> float:
     return round(known / len(bodies), 3)
 
 
+def service_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``root_pid`` and every process below it (the workers): the
+    service's cost per request, which the load generator sharing the machine does not blur as it blurs rps."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family, grew = {root_pid}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(cpu.get(pid, 0.0) for pid in family)
+
+
 def measure(arm: str, tree: Path, home: Path, bodies: list[bytes], args, log: Path) -> dict[str, Any]:
     """Start the arm's service, warm it up, run c=32 and 300 requests/s; stop it."""
     port = serving.free_port()
@@ -111,7 +134,10 @@ def measure(arm: str, tree: Path, home: Path, bodies: list[bytes], args, log: Pa
         known = known_share(port, bodies)
         asyncio.run(serving.closed_loop("127.0.0.1", port, requests, 8, 1000, 5))  # warm-up
         load = os.getloadavg()
+        cpu_before = service_cpu_seconds(process.pid)
         c32 = asyncio.run(serving.closed_loop("127.0.0.1", port, requests, 32, args.requests, args.seconds))
+        cpu_ms = (service_cpu_seconds(process.pid) - cpu_before) * 1000 / max(1, c32.summary()["requests"])
+        time.sleep(6.0)  # the prediction log writes the c=32 run's records (every 5 s): not inside the next run
         load_open = os.getloadavg()
         open_300 = asyncio.run(serving.open_loop("127.0.0.1", port, requests, 300.0, args.open_seconds))
     finally:
@@ -119,7 +145,8 @@ def measure(arm: str, tree: Path, home: Path, bodies: list[bytes], args, log: Pa
     c32s, opens = c32.summary(), open_300.summary()
     keep = ("requests", "rps", "p50_ms", "p99_ms", "max_ms", "errors")
     return {"arm": arm, "ready_seconds": round(ready, 2), "known_customers": known,
-            "c32": {k: c32s[k] for k in keep}, "open_300": {k: opens[k] for k in keep},
+            "c32": {**{k: c32s[k] for k in keep}, "service_cpu_ms_per_request": round(cpu_ms, 4)},
+            "open_300": {k: opens[k] for k in keep},
             "load_average": [round(x, 2) for x in load], "load_average_open": [round(x, 2) for x in load_open]}
 
 
@@ -136,6 +163,8 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "recommend_p99_ms_300rps": {**p99, "ratio": p99_ratio},
         "recommend_rps_c32": {**rps, "ratio": rps_ratio},
         "recommend_p50_ms_300rps": {arm: median(arm, "open_300", "p50_ms") for arm in ARMS},
+        "service_cpu_ms_per_request_c32": {arm: round(statistics.median(
+            r["c32"]["service_cpu_ms_per_request"] for r in rounds if r["arm"] == arm), 4) for arm in ARMS},
         "bar": f"after within {BAR:.0%} of before: p99 ratio <= {1 + BAR:.2f}, requests/s ratio >= {1 - BAR:.2f}",
         "met": (p99_ratio is not None and p99_ratio <= 1 + BAR) and (rps_ratio is not None and rps_ratio >= 1 - BAR),
     }
