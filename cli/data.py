@@ -11,8 +11,8 @@ from cli._console import console, table
 from cli._files import not_utf8
 
 if TYPE_CHECKING:
-    from features.identities import Ingestion
     from features.synthetic import ShopConfig
+    from shopml.settings import Settings
 
 app = typer.Typer(help="Generate the synthetic demo shop or load real data.", no_args_is_help=True)
 
@@ -86,7 +86,7 @@ def generate(
     }
     config = dataclasses.replace(ShopConfig(), **{k: v for k, v in chosen.items() if v is not None})
     if order_lines is not None:
-        _generate_chunked(config, order_lines, chunk_customers, target, Ingestion(settings))
+        _generate_chunked(config, order_lines, chunk_customers, target, settings)
         return
     with console.status("generating the demo shop"):
         shop = generate_shop(config)
@@ -114,7 +114,7 @@ def generate(
 
 
 def _generate_chunked(
-    shop: ShopConfig, order_lines: int, chunk_customers: int | None, out: Path, ingest: Ingestion
+    shop: ShopConfig, order_lines: int, chunk_customers: int | None, out: Path, settings: Settings
 ) -> None:
     """``generate --order-lines``: the shop written chunk by chunk under a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -124,6 +124,9 @@ def _generate_chunked(
     sizes = {"chunk_customers": chunk_customers} if chunk_customers is not None else {}
     config = ChunkedShopConfig(order_lines=order_lines, shop=shop, **sizes)
     check_output(out)  # before the progress bar: a bad --out is one line
+    from features.identities import Ingestion
+
+    ingest = Ingestion(settings)  # after the checks: a refused command writes nothing, not even the secret
     with Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("order lines"), TimeElapsedColumn(), console=console,

@@ -68,7 +68,10 @@ def test_out_names_the_folder_and_the_chunk_size_does_not_matter(shopml, tmp_pat
     assert code == 0, err
     assert "order lines written to lake" in " ".join(out.split())
     assert json.loads((tmp_path / "lake" / "manifest.json").read_text())["tables"] == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]  # --out: nothing in the data home
+    # --out: no tables in the data home, only the secret the lake's customer ids are pseudonymised under
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "lake"]
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["secrets"]
+    assert json.loads((tmp_path / "lake" / "manifest.json").read_text())["identities"]["pseudonymised"] is True
 
 
 @pytest.mark.parametrize(
