@@ -153,11 +153,9 @@ def stop(process: subprocess.Popen) -> None:
 
 def payloads(home: Path, seed: int = 0) -> dict[str, list[bytes]]:
     """Request bodies: known customers from the feature table, one in ten unknown."""
-    import pandas as pd
 
-    from features.pipeline import latest_feature_dir
 
-    ids = pd.read_parquet(latest_feature_dir(home / "features") / "customers.parquet")["customer_id"].astype(str)
+    ids = caller_ids(home)
     rng = np.random.default_rng(seed)
     known = rng.choice(ids.to_numpy(), size=200)
     chosen = [c if i % 10 else f"unknown-{i}" for i, c in enumerate(known)]
@@ -184,13 +182,29 @@ def live_rules(home: Path) -> dict[str, object]:
             "boosts": [{"name": "bench-boost", "categories": [str(products["category"].iloc[0])], "factor": 1.2}]}
 
 
+def caller_ids(home: Path):
+    """The customers of the latest feature table as the shop's callers know them: their real ids from the
+    identity vault when the data home holds pseudonyms (docs/security.md), else the table's own ids."""
+    import pandas as pd
+
+    from features.pipeline import latest_feature_dir
+    from shopml.privacy import Edge
+    from shopml.settings import load_settings
+
+    ids = pd.read_parquet(latest_feature_dir(home / "features") / "customers.parquet")["customer_id"].astype(str)
+    edge = Edge(load_settings(data_home=home))
+    if not edge.pseudonymised:
+        return ids
+    real = [edge.outward(c) for c in ids]
+    return pd.Series([r for r in real if r is not None], dtype=str)
+
+
 def live_payloads(home: Path, seed: int = 1) -> dict[str, list[bytes]]:
     """Sessions (events to seed them, one per shopper) and the recommend_live and events request bodies."""
     import pandas as pd
 
-    from features.pipeline import latest_feature_dir
 
-    ids = pd.read_parquet(latest_feature_dir(home / "features") / "customers.parquet")["customer_id"].astype(str)
+    ids = caller_ids(home)
     skus = pd.read_parquet(home / "data" / "products.parquet")["sku"].astype(str).to_numpy()
     rng = np.random.default_rng(seed)
     known = rng.choice(ids.to_numpy(), size=200)
