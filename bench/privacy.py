@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "security.json"
 SHOPML = [sys.executable, "-m", "cli"]
 
 
@@ -40,13 +39,15 @@ def run(args: list[str], env: dict[str, str], check: bool = True) -> tuple[subpr
     return result, seconds
 
 
-def merge_results(sections: dict[str, object]) -> None:
-    """Update our sections of ``security.json`` and keep the others (written by other benches)."""
-    current = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    current.update(sections)
-    tmp = RESULTS.with_name(f".{RESULTS.name}.tmp")
-    tmp.write_text(json.dumps(current, indent=2) + "\n")
-    os.replace(tmp, RESULTS)
+def _security_bench():
+    """``bench/security.py``, which owns the merging of ``security.json``'s sections."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("shopml_bench_security", ROOT / "bench" / "security.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
@@ -113,6 +114,7 @@ def main() -> None:
         "leftovers": len(after["files_with_ids"]) + len(outcome["leftovers"]),
         "audit_verifies": verify.returncode == 0, "seconds": round(erase_seconds, 1),
     }
+    merge_results = _security_bench().merge_results
     merge_results({
         "raw_id_scan": raw_id_scan, "erasure": erasure,
         "privacy_bench": {"command": "python bench/privacy.py " + " ".join(sys.argv[1:]),

@@ -55,8 +55,8 @@ def _bench_module(name: str):
 
 
 serving = _bench_module("serving")
+security = _bench_module("security")  # owns security.json: its path and the merging of sections
 ROOT = _HERE.parent
-RESULTS = _HERE / "results" / "security.json"
 ARMS = ("before", "after")
 BAR = 0.10
 """Issue 20: "after" at most 10 % worse than "before" (p99 up, requests/s down)."""
@@ -170,25 +170,6 @@ def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def merge_results(update: dict[str, Any], path: Path = RESULTS) -> None:
-    """Replace ``update``'s keys in the JSON file, keeping every other key (other benches write them); atomic."""
-    current: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            current = json.loads(path.read_text())
-        except ValueError:
-            current = {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({**current, **update}, out, indent=2)
-            out.write("\n")
-        os.replace(staging, path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="Starts of each arm (alternating).")
@@ -244,9 +225,9 @@ def main() -> None:
         "cores": os.cpu_count(),
         "seconds": round(time.perf_counter() - began),
     }
-    merge_results({"serving": section})
+    security.merge_results({"serving": section})
     print(json.dumps({k: section[k] for k in ("recommend_p99_ms_300rps", "recommend_rps_c32", "met")}))
-    print(f"merged the serving section into {RESULTS}", flush=True)
+    print(f"merged the serving section into {security.RESULTS}", flush=True)
 
 
 if __name__ == "__main__":

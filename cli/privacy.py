@@ -53,10 +53,8 @@ def erase(
     stone = tombstone(tombstone_secret(settings), customer_id)
     add_tombstone(privacy_dir(home), stone)  # first: a crash below leaves them out of the next load, re-run erases
     needles = {customer_id, inner}
-    for logs in ("predictions",):
-        key_file = home / logs / ".key"
-        if key_file.is_file():
-            needles.add(pseudonym(log_key(home / logs), inner))  # the prediction and event logs' key of them
+    if (home / "predictions" / ".key").is_file():  # the prediction, event and exposure logs' key of them
+        needles.add(pseudonym(log_key(home / "predictions"), inner))
     with console.status(f"erasing from every file under {home}"):
         report = erase_files(home, needles, skip=_never_touched(settings))
         changed_tables = _refresh_manifest(settings.raw_dir, report.rewritten)

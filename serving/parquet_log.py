@@ -14,11 +14,8 @@ joined with the shop's tables, and with the other logs, by whoever holds the key
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -29,31 +26,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shopml.privacy import pseudonym, secret_file
+
 logger = logging.getLogger(__name__)
 
 
 def log_key(root: Path) -> bytes:
-    """The pseudonymisation secret in ``root/.key``, created on first use (readable by its owner only)."""
-    path = Path(root) / ".key"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".key.{os.getpid()}")
-        staging.write_bytes(secrets.token_bytes(32))
-        staging.chmod(0o600)
-        try:
-            os.link(staging, path)  # atomic and refuses to overwrite: two first users agree on one key
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
-    return path.read_bytes()
-
-
-def pseudonym(key: bytes, value: str | None) -> str | None:
-    """The 16-byte hex HMAC-SHA256 of ``value`` under ``key`` (None stays None: a guest)."""
-    if value is None:
-        return None
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    """The logs' pseudonymisation secret in ``root/.key``, created on first use (readable by its owner only)."""
+    return secret_file(Path(root) / ".key")
 
 
 class BufferedParquetLog:

@@ -7,6 +7,7 @@ response model (or raises a :class:`~shopml.errors.ShopmlError` that :mod:`servi
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -28,6 +29,7 @@ from serving.models import (
     ModelStore,
     bound_registry_calls,
 )
+from serving.parquet_log import BufferedParquetLog
 from serving.predictions import PredictionLog
 from serving.schemas import (
     AssignRequest,
@@ -87,7 +89,7 @@ class ServingRuntime:
         self._erased_keys: tuple[int, frozenset[str]] = (0, frozenset())
         for log in (self.predictions, self.storefront.events):
             if log is not None:
-                log.forget = self._erased_log_keys  # records taken before an erasure are never written
+                log.forget = functools.partial(self._erased_log_keys, log)  # taken before an erasure: never written
         self.storefront.exposures.forget = self._erased_ids  # its buffer holds the data home's ids
         self._exports = threading.BoundedSemaphore(limits.MAX_CONCURRENT_EXPORTS)
         self._kpi_lock = threading.Lock()
@@ -99,12 +101,13 @@ class ServingRuntime:
         self.edge.identities()
         return self.edge.erased
 
-    def _erased_log_keys(self) -> frozenset[str]:
-        """The logs' keys of the customers erased while the service ran (called by the log threads)."""
+    def _erased_log_keys(self, log: BufferedParquetLog) -> frozenset[str]:
+        """``log``'s keys of the customers erased while the service ran (called by its thread; the prediction and
+        event logs share one key, so one cache serves both)."""
         self.edge.identities()  # notice an erasure even when no request came since
         erased = self.edge.erased
-        if len(erased) != self._erased_keys[0] and self.predictions is not None:
-            self._erased_keys = (len(erased), frozenset(self.predictions.subject(i) for i in erased))  # type: ignore[misc]
+        if len(erased) != self._erased_keys[0]:
+            self._erased_keys = (len(erased), frozenset(str(log.subject(i)) for i in erased))
         return self._erased_keys[1]
 
     # --- lifecycle ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 REDACTED = "[erased]"
-TEXT_SUFFIXES = (".json", ".html", ".htm", ".txt", ".md", ".yaml", ".yml", ".jsonl", ".log", ".svg", ".MLmodel")
+TEXT_SUFFIXES = (".json", ".html", ".htm", ".txt", ".md", ".yaml", ".yml", ".jsonl", ".log", ".svg")
 
 
 @dataclass

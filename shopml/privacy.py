@@ -80,6 +80,13 @@ def pseudonym_secret(settings: Settings) -> bytes:
     return secret_file(settings.data_home / SECRETS_DIR / PSEUDONYM_SECRET)
 
 
+def pseudonym(secret: bytes, value: str | None) -> str | None:
+    """The first :data:`PSEUDONYM_CHARS` hex digits of HMAC-SHA256(secret, value); None stays None (a guest)."""
+    if value is None:
+        return None
+    return hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
+
+
 class Pseudonyms:
     """The keyed hash that replaces customer ids: the same id always gives the same pseudonym under one secret."""
 
@@ -92,9 +99,7 @@ class Pseudonyms:
 
     def of(self, value: str | None) -> str | None:
         """The pseudonym of one id (None stays None: a guest)."""
-        if value is None:
-            return None
-        return hmac.new(self.secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
+        return pseudonym(self.secret, value)
 
     def series(self, values: pd.Series) -> pd.Series:
         """Pseudonyms of a column, hashing each distinct id once (nulls stay null)."""
