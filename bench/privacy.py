@@ -93,8 +93,8 @@ def main() -> None:
                            "customers, kpi report, service (recommend, events, score for 200 customers; audience "
                            "CSV), monitor"}
 
-    from serving.parquet_log import log_key, pseudonym
-    from shopml.privacy import Pseudonyms
+    from serving.parquet_log import log_key
+    from shopml.privacy import Pseudonyms, pseudonym
     from shopml.settings import load_settings
 
     settings = load_settings(data_home=home)

@@ -31,11 +31,11 @@ def erase(
     Exits 1 when a file holds the customer but cannot be rewritten safely (listed, with what to do).
     """
     from features.identities import add_tombstone, privacy_dir
-    from serving.parquet_log import log_key, pseudonym
+    from serving.parquet_log import log_key
     from shopml.audit import cli_actor, record
     from shopml.erasure import erase_files
     from shopml.errors import ShopmlError
-    from shopml.privacy import Edge, tombstone, tombstone_secret
+    from shopml.privacy import Edge, pseudonym, tombstone, tombstone_secret
     from shopml.settings import load_settings
 
     customer_id = customer_id.strip()

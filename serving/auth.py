@@ -14,6 +14,7 @@ only admin). Keys never reach a log: the key's name and id are attached to the r
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -128,6 +129,16 @@ class AuthMiddleware:
         self._demo_servers: set[str] | None = None  # addresses already checked while demo keys are active
         if keyring is None and keyring_factory is None:
             self._adopt(_service_keys())  # at start-up: the demo-key warning belongs in the start-up log
+
+    def sharing(self, app) -> AuthMiddleware:
+        """This middleware in front of another ``app``, with the same key source, rate limiter and warnings.
+
+        The service checks keys in two places (BentoML's middleware stack and the fast lane in front of it,
+        :mod:`serving.fastlane`); one limiter for both keeps a key's rate limit whole.
+        """
+        twin = copy.copy(self)
+        twin.app = app
+        return twin
 
     def _adopt(self, source) -> None:
         self._source = source

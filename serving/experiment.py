@@ -47,7 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from experiments.assignment import AssignmentSpec, HoldoutSpec, assign
 from experiments.metrics import MetricSpec
 from experiments.spec import AnalysisSettings, ExperimentSpec
-from serving.parquet_log import BufferedParquetLog, pseudonym, read_partitions, utc_times
+from serving.parquet_log import BufferedParquetLog, read_partitions, utc_times
+from shopml.privacy import pseudonym
 
 if TYPE_CHECKING:
     from shopml.settings import Settings

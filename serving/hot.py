@@ -12,9 +12,12 @@ found by timing the garbage collector inside the BentoML worker (``gc.callbacks`
   collection scans again.
 
 The service therefore excludes the hot routes from tracing (``tracing.excluded_urls``) and from the access log,
-freezes the start-up object graph (``gc.freeze()`` after the models load), and answers these routes here: one
-pydantic ``model_validate_json`` of the body, the model call on the event loop (sub-millisecond numpy work, so
-no thread hop), one ``model_dump_json``. Validation errors become 400 answers naming the field.
+freezes the start-up object graph (``gc.freeze()`` after the models load), and answers these routes with
+:class:`serving.fastlane.HotEndpoints`: one pydantic ``model_validate_json`` of the body, the model call on the
+event loop (sub-millisecond numpy work, so no thread hop), one serialisation. Validation errors become 400
+answers naming the field. In the running service the hot POST routes are answered by the fast lane in front of
+BentoML's middlewares (:mod:`serving.fastlane`); the same endpoints are mounted here for the app's own users
+(tests, and any server that mounts this app without the lane).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pydantic import BaseModel
 
 from serving.auth import caller_id
 from serving.errors import error_response
+from serving.fastlane import HotEndpoints
 from serving.schemas import (
     AssignRequest,
     AssignResponse,
@@ -57,6 +61,11 @@ HOT_ROUTES: tuple[tuple[str, str, type[BaseModel], type[BaseModel], str], ...] =
 HOT_PATHS = tuple(path for path, *_ in HOT_ROUTES)
 
 
+def hot_endpoints(get_runtime: Callable[[], object]) -> HotEndpoints:
+    """The ASGI app answering every hot POST route (mounted below, and in front of BentoML by the fast lane)."""
+    return HotEndpoints(get_runtime, {path: (method, req) for path, method, req, _, _ in HOT_ROUTES})
+
+
 def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[], dict] | None = None):
     """The Starlette app of the hot routes plus ``GET /v1/models``, ``POST /v1/admin/reload`` and the OpenAPI.
 
@@ -66,21 +75,6 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
-
-    def endpoint(method: str, request_model: type[BaseModel]):
-        async def handle(request):
-            try:
-                parsed = request_model.model_validate_json(await request.body())
-                runtime = get_runtime()
-                result = getattr(runtime, method)(parsed)
-                if method == "score_customers":  # counts per key and minute, never the ids
-                    runtime.audit.tally(caller_id(request), "customers.score", customers=len(result.customers),
-                                        unknown=len(result.unknown))
-                return Response(result.model_dump_json(), media_type="application/json")
-            except Exception as exc:  # noqa: BLE001 - mapped to 4xx/503; unexpected ones are logged as 500
-                return error_response(exc)
-
-        return handle
 
     async def models(request):
         try:
@@ -130,7 +124,8 @@ def create_hot_app(get_runtime: Callable[[], object], base_openapi: Callable[[],
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
 
-    routes = [Route(path, endpoint(method, req), methods=["POST"]) for path, method, req, _, _ in HOT_ROUTES]
+    endpoints = hot_endpoints(get_runtime)
+    routes = [Route(path, endpoints, methods=["POST"]) for path in HOT_PATHS]
     routes += [
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/kpis", kpis, methods=["GET"]),

@@ -16,6 +16,7 @@ concurrently, and a reload that cannot reach the registry keeps the model it has
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -48,6 +49,13 @@ M = TypeVar("M", bound=ServedModel)
 M_co = TypeVar("M_co", bound=ServedModel, covariant=True)
 
 
+@functools.cache
+def _imported(path: str) -> type:
+    """The class named ``"module:Class"`` (imported once: every request's model lookup checks its family)."""
+    module, _, attribute = path.partition(":")
+    return getattr(import_module(module), attribute)
+
+
 @dataclass(frozen=True)
 class ModelSpec(Generic[M_co]):
     """A served model: its name in the service and the family class that is loaded and saved.
@@ -61,8 +69,7 @@ class ModelSpec(Generic[M_co]):
 
     @property
     def family(self) -> type[M_co]:
-        module, _, attribute = self.family_path.partition(":")
-        return cast("type[M_co]", getattr(import_module(module), attribute))
+        return cast("type[M_co]", _imported(self.family_path))
 
     @property
     def registry_names(self) -> tuple[str, ...]:

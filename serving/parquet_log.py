@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shopml.privacy import pseudonym, secret_file
+from shopml.privacy import pseudonymiser, secret_file
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class BufferedParquetLog:
                  key: bytes | None = None):
         self.root = Path(root)
         self.key = key if key is not None else log_key(self.root)
+        self._subject = pseudonymiser(self.key)
         self.flush_seconds = flush_seconds
         self.keep_days = keep_days
         self._buffer: deque[tuple] = deque(maxlen=capacity)
@@ -84,7 +85,7 @@ class BufferedParquetLog:
 
     def subject(self, value: str | None) -> str | None:
         """The pseudonym of a customer or session id under this log's key."""
-        return pseudonym(self.key, value)
+        return self._subject(value)
 
     def start(self) -> None:
         if self._thread is None:

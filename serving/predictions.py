@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from serving.parquet_log import BufferedParquetLog, log_key, pseudonym, read_partitions, utc_times
+from serving.parquet_log import BufferedParquetLog, log_key, read_partitions, utc_times
+from shopml.privacy import pseudonym
 
 __all__ = ["COLUMNS", "PredictionLog", "log_key", "pseudonym", "read_predictions"]
 

@@ -2,8 +2,9 @@
 
 Start it with ``shopml serve`` (or ``bentoml serve serving.service:Shopml``). Routes:
 
-* hot path, mounted Starlette app (:mod:`serving.hot`): ``/v1/recommend``, ``/v1/similar-items``,
-  ``/v1/experiments/assign``, ``/v1/customers/score``, ``GET /v1/models``, ``POST /v1/admin/reload``;
+* hot path: ``POST /v1/recommend``, ``/v1/similar-items``, ``/v1/events``, ``/v1/experiments/assign`` and
+  ``/v1/customers/score`` in the fast lane in front of BentoML's middlewares (:mod:`serving.fastlane`);
+  ``GET /v1/models``, ``/v1/kpis``, ``POST /v1/admin/reload`` in the mounted Starlette app (:mod:`serving.hot`);
 * ``@bentoml.api``: ``/v1/audiences``, ``/v1/experiments/evaluate``, ``/v1/experiments/size``,
   ``/v1/forecast``, ``/v1/routes/plan``, ``/v1/stock/allocate``;
 * ``@bentoml.task``: ``/v1/routes/plan-task`` (``/submit``, ``/status``, ``/get`` with ``?task_id=``);
@@ -24,7 +25,8 @@ from starlette.responses import JSONResponse, Response
 from serving.auth import AuthMiddleware, caller_id
 from serving.console import create_console_app
 from serving.errors import ErrorShapeMiddleware, error_response
-from serving.hot import HOT_PATHS, create_hot_app
+from serving.fastlane import FastLane, LaneMetrics
+from serving.hot import HOT_PATHS, create_hot_app, hot_endpoints
 from serving.limits import RequestGuardMiddleware
 from serving.readiness import ReadinessMiddleware
 from serving.schemas import (
@@ -120,7 +122,7 @@ class Shopml:
                       "# HELP shopml_predictions_dropped_total Predictions lost because the log buffer was full.",
                       "# TYPE shopml_predictions_dropped_total counter",
                       f"shopml_predictions_dropped_total {log.dropped}"]
-        return content + "\n".join(lines) + "\n"
+        return content + "\n".join(lines) + "\n" + LANE_METRICS.render()
 
     # --- marketing ---------------------------------------------------------------------------------------------
 
@@ -241,8 +243,39 @@ VALIDATED_BODIES = {
 that an invalid body gets the service's error shape, and a task is refused at submit, not at ``get``."""
 
 
+_AUTH: list[AuthMiddleware] = []
+
+
+def _auth(app) -> AuthMiddleware:
+    """The process's one :class:`AuthMiddleware` in front of ``app``: BentoML's stack and the fast lane share its
+    key source and rate limiter."""
+    if not _AUTH:
+        _AUTH.append(AuthMiddleware(app))
+        return _AUTH[0]
+    return _AUTH[0].sharing(app)
+
+
+LANE_METRICS = LaneMetrics(HOT_PATHS)
+
+
+class _ServiceWithFastLane(type(Shopml)):  # type: ignore[misc]
+    """BentoML's service class, whose ASGI app is wrapped in the storefront's fast lane (:mod:`serving.fastlane`).
+
+    BentoML builds the worker's app with ``Service.to_asgi`` and offers no hook outside its own middlewares; the
+    service object becomes an instance of this subclass (same slots, so same layout) to add the lane.
+    """
+
+    __slots__ = ()
+
+    def to_asgi(self, is_main: bool = True):
+        hot = _auth(RequestGuardMiddleware(hot_endpoints(current_runtime), max_bytes=_max_body(),
+                                           skip_json_check=HOT_PATHS))
+        return FastLane(super().to_asgi(is_main), hot, HOT_PATHS, LANE_METRICS)
+
+
+Shopml.__class__ = _ServiceWithFastLane  # type: ignore[method-assign]
 Shopml.add_asgi_middleware(ErrorShapeMiddleware)  # first added is outermost: it shapes every error below it
-Shopml.add_asgi_middleware(AuthMiddleware)
+Shopml.add_asgi_middleware(_auth)
 Shopml.add_asgi_middleware(ReadinessMiddleware, runtime=current_runtime)
 Shopml.add_asgi_middleware(RequestGuardMiddleware, max_bytes=_max_body(), skip_json_check=(*HOT_PATHS, "/v1/admin/reload"),
                            validated_bodies=VALIDATED_BODIES)

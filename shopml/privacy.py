@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,11 +87,34 @@ def pseudonym(secret: bytes, value: str | None) -> str | None:
     return hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:PSEUDONYM_CHARS]
 
 
+MEMO_SIZE = 65_536
+"""Ids whose pseudonyms a :func:`pseudonymiser` remembers (cleared when full): about 10 MB."""
+
+
+def pseudonymiser(secret: bytes, memo_size: int = MEMO_SIZE) -> Callable[[str | None], str | None]:
+    """:func:`pseudonym` under ``secret``, remembering recent ids: a storefront asks about the same shoppers again
+    and again, and an HMAC costs more than the rest of some requests' bookkeeping."""
+    memo: dict[str, str] = {}
+
+    def of(value: str | None) -> str | None:
+        if value is None:
+            return None
+        hit = memo.get(value)
+        if hit is None:
+            if len(memo) >= memo_size:
+                memo.clear()
+            hit = memo[value] = pseudonym(secret, value)  # type: ignore[assignment]
+        return hit
+
+    return of
+
+
 class Pseudonyms:
     """The keyed hash that replaces customer ids: the same id always gives the same pseudonym under one secret."""
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
+        self._of = pseudonymiser(secret)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Pseudonyms:
@@ -99,12 +122,12 @@ class Pseudonyms:
 
     def of(self, value: str | None) -> str | None:
         """The pseudonym of one id (None stays None: a guest)."""
-        return pseudonym(self.secret, value)
+        return self._of(value)
 
     def series(self, values: pd.Series) -> pd.Series:
         """Pseudonyms of a column, hashing each distinct id once (nulls stay null)."""
         codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-        hashed = np.array([self.of(str(v)) for v in uniques] + [None], dtype=object)
+        hashed = np.array([pseudonym(self.secret, str(v)) for v in uniques] + [None], dtype=object)
         return pd.Series(hashed[codes], index=values.index, dtype="string", name=values.name)
 
 

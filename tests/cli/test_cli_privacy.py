@@ -120,8 +120,8 @@ def test_the_scan_finds_a_real_id_planted_in_any_format(demo, tmp_path):
 
 
 def test_erasure_leaves_no_trace_and_a_reload_does_not_bring_the_customer_back(demo, tmp_path):
-    from serving.parquet_log import log_key, pseudonym
-    from shopml.privacy import Pseudonyms
+    from serving.parquet_log import log_key
+    from shopml.privacy import Pseudonyms, pseudonym
     from shopml.settings import load_settings
 
     home, env = demo["home"], demo["env"]

@@ -42,6 +42,22 @@ def test_health_metrics_and_openapi_are_open(server):
         assert path in doc["paths"], path
 
 
+def test_the_hot_routes_are_answered_by_the_fast_lane(server):
+    """The running service answers the storefront's routes in front of BentoML (serving.fastlane): its own
+    counters on /metrics move with every answer, refusals included."""
+    import re
+
+    def counted(status: int) -> int:
+        text = server.call("GET", "/metrics")[1]
+        found = re.search(rf'shopml_hot_requests_total{{route="/v1/similar-items",status="{status}"}} (\d+)', text)
+        return int(found.group(1)) if found else 0
+
+    before_ok, before_denied = counted(200), counted(401)
+    assert server.call("POST", "/v1/similar-items", {"sku": "NOPE", "k": 3}, key="storefront")[0] == 200
+    assert server.call("POST", "/v1/similar-items", {"sku": "NOPE", "k": 3})[0] == 401
+    assert (counted(200), counted(401)) == (before_ok + 1, before_denied + 1)
+
+
 def test_ready_only_when_every_model_is_loaded(server, shop):
     status, models = server.call("GET", "/v1/models", key="storefront")
     assert status == 200

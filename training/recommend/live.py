@@ -314,7 +314,7 @@ class LiveRecommender:
         cart_skus = [self._sku_list[j] for j in in_cart if j < base.n_items]
         static = base.candidates(customer_id, n_static, cart_skus, country, include_purchased)
         w = cfg.weight if events else 0.0
-        static_idx = np.fromiter((t[0] for t in static), dtype="int64", count=len(static))
+        static_idx = np.array([t[0] for t in static], dtype="int64")
         static_part = np.zeros(self.n_items)
         static_part[static_idx] = (1.0 - w + STATIC_FLOOR) / self._rank_log2[: len(static)]
         total = static_part.copy()
@@ -340,8 +340,8 @@ class LiveRecommender:
         cap = rules.max_per_category
         want = k + 20 if not cap else max(200, 20 * k)  # a category cap may need to look deeper
         if len(nz) > 2 * want:
-            nz = nz[np.argpartition(-total[nz], want - 1)[:want]]
-        order = nz[np.lexsort((nz, -total[nz]))]
+            nz = np.sort(nz[np.argpartition(-total[nz], want - 1)[:want]])
+        order = nz[np.argsort(-total[nz], kind="stable")]  # ties: lower index first (nz is ascending)
         if cap:  # at most `cap` per category, vectorised: rank of each candidate within its category
             order, capped = self._cap(order, cap)
             if len(capped) and (len(order) < k or total[capped].max() > total[order[k - 1]]):

@@ -275,8 +275,9 @@ class Recommender(ServedModel):
         start, n = 0, len(items)
         while start < n and len(out) < k:
             stop = start + 2 * (k - len(out)) + len(taken) + len(blocked) + 8
-            for j, s in zip(items[start:stop].tolist(), scores[start:stop].tolist(), strict=True):
-                if j in taken or j in blocked or not active[j]:
+            part = items[start:stop]
+            for j, s, live in zip(part.tolist(), scores[start:stop].tolist(), active[part].tolist(), strict=True):
+                if not live or j in taken or j in blocked:
                     continue
                 taken.add(j)
                 out.append((j, s, source))
