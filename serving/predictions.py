@@ -32,6 +32,10 @@ COLUMNS = ("logged_at", "endpoint", "model", "model_version", "subject", "output
 and the answer as compact JSON."""
 
 
+_compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
+"""Compact JSON of one output; one encoder for every record (``json.dumps`` with options builds one per call)."""
+
+
 class PredictionLog(BufferedParquetLog):
     """A bounded buffer of prediction records, flushed to Parquet partitions by a daemon thread."""
 
@@ -51,7 +55,7 @@ class PredictionLog(BufferedParquetLog):
             "model": [r[2] for r in rows],
             "model_version": [r[3] for r in rows],
             "subject": [r[4] for r in rows],
-            "output": [json.dumps(r[5], separators=(",", ":"), default=str) for r in rows],
+            "output": [_compact(r[5]) for r in rows],
         })
 
 

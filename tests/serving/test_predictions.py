@@ -21,6 +21,25 @@ def test_records_are_written_to_day_partitions_and_read_back(tmp_path):
     assert not list((tmp_path / "predictions").rglob("*.tmp"))  # nothing half-written is left
 
 
+def test_a_flush_converted_in_chunks_writes_every_record_once_in_order(tmp_path):
+    """A batch several times :data:`WRITE_CHUNK` long (converted chunk by chunk, handing the GIL over between
+    them) is one file per day holding every record, in order, with its time to the millisecond."""
+    from serving.parquet_log import WRITE_CHUNK
+
+    log = PredictionLog(tmp_path / "p", capacity=100_000, key=b"k" * 32)
+    start = time.time() - 60
+    n = 3 * WRITE_CHUNK + 7
+    for i in range(n):
+        log.append((start + i / 1000, "recommend", "recommender", "1", f"s{i}", [f"SKU{i}", "x"]))
+    assert log.flush() == n
+    assert len(list((tmp_path / "p").glob("date=*/part-*.parquet"))) <= 2  # a day boundary may split it
+    frame = read_predictions(tmp_path / "p").sort_values("logged_at", kind="stable")
+    assert frame["subject"].tolist() == [f"s{i}" for i in range(n)]
+    assert [json.loads(o)[0] for o in frame["output"]] == [f"SKU{i}" for i in range(n)]
+    millis = frame["logged_at"].map(lambda t: round(t.timestamp() * 1000))
+    assert millis.tolist() == [round((start + i / 1000) * 1000) for i in range(n)]
+
+
 def test_the_key_is_stable_per_data_home_and_ids_are_not_stored(tmp_path):
     first, second = PredictionLog(tmp_path / "p"), PredictionLog(tmp_path / "p")
     assert first.key == second.key and first.subject("C1") == second.subject("C1")

@@ -191,6 +191,7 @@ class LiveRecommender:
             self.price[has] = content.price_[pos[has]]
             self.categories = content.categories_
         self._category_index = {c: i for i, c in enumerate(self.categories.tolist())}
+        self._category_list: list[int] = self.category.tolist()
         self.nbr_items, self.nbr_scores = self._neighbour_arrays(content, content_pos, n_base)
         self._customer_categories(n_base)
         self.cold_by_category: dict[int, np.ndarray] = {}
@@ -342,10 +343,6 @@ class LiveRecommender:
         if len(nz) > 2 * want:
             nz = np.sort(nz[np.argpartition(-total[nz], want - 1)[:want]])
         order = nz[np.argsort(-total[nz], kind="stable")]  # ties: lower index first (nz is ascending)
-        if cap:  # at most `cap` per category, vectorised: rank of each candidate within its category
-            order, capped = self._cap(order, cap)
-            if len(capped) and (len(order) < k or total[capped].max() > total[order[k - 1]]):
-                applied["max_per_category"] = None
         static_src = {t[0]: t[2] for t in static}
         cold_set = set(cold_idx.tolist())
 
@@ -356,9 +353,9 @@ class LiveRecommender:
                 return SOURCE_SESSION
             return static_src.get(j, SOURCE_SESSION)
 
-        head = order[: k + 50]  # blocked, filtered and capped already: the walk only skips retired items
-        out = self._walk(zip(head.tolist(), total[head].tolist(), strict=True), k, blocked, rules, applied,
-                         source=source, excluded=excluded)
+        # blocked and filtered already: the walk skips retired items and keeps at most `cap` per category
+        out = self._walk(_best_first(order, total, 2 * k + 10), k, blocked, rules, applied, source=source,
+                         excluded=excluded)
         if excluded and total[list(excluded)].max() > (out[-1][1] if len(out) >= k else 0.0):
             applied["exclude"] = None  # an excluded item scored above the last one shown
         if len(out) < k:
@@ -453,22 +450,6 @@ class LiveRecommender:
             if any(t[0] in members for t in out):
                 applied[name] = None
 
-    def _cap(self, order: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-        """``order`` split into the items within the first ``cap`` of their category and the others."""
-        n = len(order)
-        if n <= cap:
-            return order, order[:0]
-        cats = self.category[order]
-        by_cat = np.argsort(cats, kind="stable")
-        sorted_cats = cats[by_cat]
-        new_group = np.empty(n, dtype=bool)
-        new_group[0] = True
-        np.not_equal(sorted_cats[1:], sorted_cats[:-1], out=new_group[1:])
-        group_start = np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
-        keep = np.empty(n, dtype=bool)
-        keep[by_cat] = (np.arange(n) - group_start) < cap
-        return order[keep], order[~keep]
-
     def _category_counts(self, out: list[tuple[int, float, str]]) -> dict[int, int]:
         counts: dict[int, int] = {}
         for j, _, _ in out:
@@ -482,7 +463,7 @@ class LiveRecommender:
         """The first ``k`` of ``(item, score)`` candidates that are not blocked and pass the rules."""
         allowed = rules.allowed
         cap = rules.max_per_category
-        category = self.category
+        category = self._category_list
         active = self.base.active
         n_base = self.base.n_items
         counts = {} if counts is None else counts
@@ -501,7 +482,7 @@ class LiveRecommender:
                         applied[name] = None
                 continue
             if cap:
-                c = int(category[j])
+                c = category[j]
                 if counts.get(c, 0) >= cap:
                     applied["max_per_category"] = None
                     continue
@@ -524,3 +505,14 @@ class LiveRecommender:
             out.insert(min(position - 1, len(out)), (j, score if math.isfinite(score) else 0.0, SOURCE_PINNED))
             applied[name] = None
         return out[:k]
+
+
+def _best_first(order: np.ndarray, scores: np.ndarray, first: int):
+    """``(item, score)`` of ``order`` as Python numbers, converted in growing slices: a walk usually stops after
+    a few dozen items, and converting a whole candidate list per request is most of its cost."""
+    start, size = 0, max(first, 1)
+    while start < len(order):
+        part = order[start:start + size]
+        yield from zip(part.tolist(), scores[part].tolist(), strict=True)
+        start += size
+        size *= 4

@@ -197,10 +197,10 @@ class Recommender(ServedModel):
         if row is not None:
             if include_purchased:
                 self._extend(out, taken, *self.history.row(row), SOURCE_BUY_AGAIN, k, blocked)
-            else:
-                taken.update(self.history.row(row)[0].tolist())
             if len(out) < k:
                 self._extend(out, taken, *self.ranked.row(row), self.model_source, k, blocked)
+            if len(out) < k and not include_purchased:  # the ranked list never holds bought items; the rest may
+                taken.update(self.history.row(row)[0].tolist())
             if country is None and self.customer_country[row] >= 0:
                 country = self.countries[self.customer_country[row]]
         if len(out) < k:

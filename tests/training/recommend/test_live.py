@@ -216,18 +216,6 @@ def test_the_sparse_blend_equals_a_dense_oracle(rec, live, seed):
         np.testing.assert_allclose([r.score for r in answer.items], [s for _, s in want], rtol=1e-12)
 
 
-@pytest.mark.parametrize("cap", [1, 2, 5])
-def test_the_vectorised_category_cap_equals_a_loop(live, cap):
-    order = np.random.default_rng(cap).permutation(live.n_items)
-    kept, capped = live._cap(order, cap)
-    seen: dict[int, int] = {}
-    want = []
-    for j in order:  # the oracle: walk the list, count per category
-        seen[live.category[j]] = seen.get(live.category[j], 0) + 1
-        want.append(seen[live.category[j]] <= cap)
-    assert list(kept) == list(order[np.array(want)]) and list(capped) == list(order[~np.array(want)])
-
-
 @pytest.mark.parametrize("bad", [{"half_life_events": 0}, {"weight": 1.5}, {"static_candidates": 0},
                                  {"view_weight": -1}, {"cold_rank": 0}])
 def test_blend_settings_are_validated(bad):
