@@ -11,8 +11,10 @@ The method, for each watched KPI and each day ``d`` (documented in ``docs/kpis.m
    (``d-7``, ``d-14``, ...): disjoint weeks. A robust line through them (Theil-Sen: the median of the
    pairwise slopes, times ``trend``, then the median intercept) gives the recent weeks' expectation at ``d``
    (``trend=0``: the plain median). A line lags a ramp that steepens (before Christmas), so once a year of
-   history is settled the level KPIs also have last year's: the week ending on the same calendar day a year
-   before times this year's growth over the baseline weeks (:func:`_yearly_baseline`). The **expected**
+   history exists (the days a year before had their own baseline, ``yearly_reference``) the level KPIs also
+   have last year's: the week ending on the same calendar day a year
+   before times this year's growth over the baseline weeks (:func:`_yearly_baseline`; the growth's slope is
+   damped by ``growth_trend``, as a young shop's growth slows). The **expected**
    value is their geometric mean, weighted ``yearly`` towards last year. Ratios (AOV, return rate) keep the
    recent weeks' line (:data:`RATIO_SERIES`).
 3. **The band.** ``sigma = 1.4826 * median(|log(value / expected)|)`` over the ``error_weeks`` weeks ending a
@@ -43,6 +45,7 @@ from monitoring.kpis import ShopKpis, plain
 from shopml.errors import ShopmlError
 
 Direction = Literal["down", "up", "both"]
+YearlyReference = Literal["settled", "baseline"]
 WEEK = 7
 MAD_TO_SIGMA = 1.4826
 
@@ -117,7 +120,16 @@ class AlertSettings:
         Weight of the robust trend through the baseline weeks (0 = flat median, 1 = the full Theil-Sen line).
     yearly
         Weight of the year-over-year baseline (last year's same weeks times this year's growth over the
-        recent weeks) in the expected value, once a year of history is settled (0 = recent weeks only).
+        recent weeks) in the expected value, where last year is usable (``yearly_reference``; 0 = recent weeks
+        only).
+    growth_trend
+        Weight of the slope of the year-over-year growth line (0 = the median growth of the baseline weeks,
+        1 = the full Theil-Sen line). A young shop's growth over last year shrinks as it ages, ever more
+        slowly, so a full line extrapolates too steep a fall.
+    yearly_reference
+        Which days a year before may serve as last year's reference: ``settled`` (the recent-weeks line
+        judged them: 5 baseline weeks and 4 weeks of errors) or ``baseline`` (they had 5 baseline weeks,
+        about 6 weeks after the first order, so a shop's second season gets last year sooner).
     error_weeks, min_error_weeks
         Weeks of past errors the band's sigma is the robust scale of, and how many it needs.
     closed_days
@@ -132,7 +144,9 @@ class AlertSettings:
     baseline_weeks: int = 8
     min_baseline_weeks: int = 5
     trend: float = 1.0
-    yearly: float = 0.75
+    yearly: float = 0.5
+    growth_trend: float = 0.5
+    yearly_reference: YearlyReference = "baseline"
     error_weeks: int = 26
     min_error_weeks: int = 4
     closed_days: tuple[str, ...] = ("12-24", "12-25", "12-26")
@@ -143,6 +157,9 @@ class AlertSettings:
         _check("min_effect", self.min_effect, 0.0, 1.0)
         _check("trend", self.trend, 0.0, 1.0)
         _check("yearly", self.yearly, 0.0, 1.0)
+        _check("growth_trend", self.growth_trend, 0.0, 1.0)
+        if self.yearly_reference not in ("settled", "baseline"):
+            raise AlertSettingsError(f"yearly_reference={self.yearly_reference!r}: use settled or baseline.")
         if not isinstance(self.baseline_weeks, int) or not 3 <= self.baseline_weeks <= 52:
             raise AlertSettingsError(f"baseline_weeks={self.baseline_weeks!r}: use a whole number from 3 to 52.")
         if not isinstance(self.min_baseline_weeks, int) or not 2 <= self.min_baseline_weeks <= self.baseline_weeks:
@@ -303,10 +320,13 @@ def _expected(values: np.ndarray, year_ago: np.ndarray, settings: AlertSettings,
     known = (weeks >= settings.min_baseline_weeks) & np.isfinite(values) & (expected > 0)
     if weight == 0 or not (year_ago >= 0).any():
         return expected, known
-    sigma = _error_scale(_log_error(values, expected, known), settings)
-    # Settled: a year before, the recent-weeks line judged that day, so the shop's first weeks, whose growth is
-    # no season, are never read as one.
-    settled = _shift(known & np.isfinite(sigma), year_ago, False)
+    if settings.yearly_reference == "settled":
+        # Settled: a year before, the recent-weeks line judged that day, so the shop's first weeks, whose growth
+        # is no season, are never read as one.
+        sigma = _error_scale(_log_error(values, expected, known), settings)
+        settled = _shift(known & np.isfinite(sigma), year_ago, False)
+    else:
+        settled = _shift(known, year_ago, False)
     yearly, pairs = _yearly_baseline(values, year_ago, settled, settings)
     usable = known & settled & (pairs >= settings.min_baseline_weeks) & (yearly > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -317,8 +337,9 @@ def _expected(values: np.ndarray, year_ago: np.ndarray, settings: AlertSettings,
 def _yearly_baseline(values: np.ndarray, year_ago: np.ndarray, settled: np.ndarray,
                      settings: AlertSettings) -> tuple[np.ndarray, np.ndarray]:
     """Last year's value (the week ending on the same calendar day a year before, averaged over the 7 days
-    around it) times the year-over-year growth: a robust line (:func:`_theil_sen`) through the log ratios of
-    the ``baseline_weeks`` weeks before, each a year after a ``settled`` day; and how many ratios it had.
+    around it) times the year-over-year growth: a robust line (:func:`_theil_sen`, slope weighted
+    ``growth_trend``) through the log ratios of the ``baseline_weeks`` weeks before, each a year after a
+    ``settled`` day; and how many ratios it had.
 
     A seasonal ramp has the same shape every year, so it is expected, and a drop on it is not mistaken for the
     ramp's end. A week holds every weekday once, so the calendar day, not the weekday, lines Christmas up."""
@@ -327,7 +348,7 @@ def _yearly_baseline(values: np.ndarray, year_ago: np.ndarray, settled: np.ndarr
     with np.errstate(invalid="ignore", divide="ignore"):
         growth = np.log(values / last_year)
     growth[~(np.isfinite(growth) & settled)] = np.nan
-    log_ratio, pairs = _theil_sen(_previous_weeks(growth, settings.baseline_weeks), settings.trend)
+    log_ratio, pairs = _theil_sen(_previous_weeks(growth, settings.baseline_weeks), settings.growth_trend)
     return last_year * np.exp(log_ratio), pairs
 
 
