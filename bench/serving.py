@@ -8,7 +8,8 @@ kept, with a ``partial_run`` note. Every section records the load average at its
 1. a data home (``--home``, default a fresh temporary folder) gets the default demo shop, its features and every
    model, with the same commands ``make run`` uses (``shopml data generate``, ``shopml features build``,
    ``shopml train ... --if-missing``); a model whose command does not exist yet is reported missing;
-2. ``shopml serve`` is started on a free loopback port three times; ``ready_seconds`` is the median time from the
+2. ``shopml serve`` (with per-key rate limits far above what it can serve, :data:`BENCH_RATE_LIMITS`) is started
+   on a free loopback port three times; ``ready_seconds`` is the median time from the
    command to ``/readyz`` answering 200 (every model and the audience store loaded);
 3. for ``/v1/recommend`` and ``/v1/customers/score`` (known and unknown customers mixed): closed-loop requests/s and
    p50 / p99 latency at concurrency 1, 8, 32 and 64 (each bounded by ``--requests`` and ``--seconds``), an
@@ -166,6 +167,10 @@ def payloads(home: Path, seed: int = 0) -> dict[str, list[bytes]]:
     }
 
 
+BENCH_RATE_LIMITS = {role: {"per_second": 1_000_000, "burst": 10_000_000}
+                     for role in ("storefront", "marketing", "logistics", "admin")}
+"""The service under test gets per-key limits far above what it can serve: the bench measures the service, and
+with the default limits (marketing 2,000 requests/s) a faster service answered the excess 429."""
 ENDPOINTS = {"recommend": ("/v1/recommend", "storefront"), "customers_score": ("/v1/customers/score", "marketing")}
 LIVE_ENDPOINTS = {"recommend_live": ("/v1/recommend", "storefront"), "events": ("/v1/events", "storefront")}
 SECTIONS = (*ENDPOINTS, *LIVE_ENDPOINTS)
@@ -377,6 +382,7 @@ def main() -> None:
     home = (args.home or Path(tempfile.mkdtemp(prefix="shopml-bench-serving-")) / "home").resolve()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPML_")}
     env.update(SHOPML_DATA_HOME=str(home), MLFLOW_DISABLE_TELEMETRY="true", BENTOML_DO_NOT_TRACK="true")
+    env["SHOPML_SERVE_RATE_LIMITS"] = json.dumps(BENCH_RATE_LIMITS)
     models = prepare(home, env)
     (home / "rules" / "recommend.json").unlink(missing_ok=True)  # "recommend" runs without rules
     ready_runs = []
