@@ -34,18 +34,18 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.
 class HotEndpoints:
     """ASGI app of the hot POST routes: one pydantic parse of the body, the runtime call, one serialisation.
 
-    ``routes`` maps a path to ``(runtime method, request model)``. The runtime call runs on the event loop: it is
+    ``handlers`` maps a path to ``(runtime method, request model)``. The runtime call runs on the event loop: it is
     sub-millisecond numpy work, and a thread hop would cost more than it. Errors become the service's error
     answers (:func:`serving.errors.error_response`): 400 naming the field for an invalid body, 503 while a model
     loads.
     """
 
-    def __init__(self, get_runtime: Callable[[], Any], routes: dict[str, tuple[str, type[BaseModel]]]) -> None:
+    def __init__(self, get_runtime: Callable[[], Any], handlers: dict[str, tuple[str, type[BaseModel]]]) -> None:
         self.get_runtime = get_runtime
-        self.routes = routes
+        self.handlers = handlers
 
     async def __call__(self, scope, receive, send) -> None:
-        method, request_model = self.routes[scope["path"]]
+        method, request_model = self.handlers[scope["path"]]
         try:
             parsed = request_model.model_validate_json(await _body(receive))
             runtime = self.get_runtime()

@@ -77,6 +77,20 @@ def test_the_rules_file_is_hot_reloaded_and_a_bad_one_keeps_the_rules(runtime):
     assert [i.sku for i in recommend(runtime, customer_id=customer, k=10).items] == plain
 
 
+def test_a_rules_edit_keeps_the_live_recommender(runtime):
+    """Only the compiled rules are rebuilt when the rules file alone changes: the live recommender (content
+    vectors, neighbours) is the same object, and the new rules are in force at once."""
+    live = runtime.storefront.state.live
+    customer = str(live.base.customer_ids[2])
+    write_rules(runtime, {"max_per_category": 1})
+    assert runtime.storefront.state.live is live
+    skus = [i.sku for i in recommend(runtime, customer_id=customer, k=10).items]
+    assert pd.Series([live.category[live.item_index(s)] for s in skus]).value_counts().max() == 1
+    runtime.settings.rules_path.unlink()
+    runtime.storefront.refresh()
+    assert runtime.storefront.state.live is live and runtime.storefront.state.rules.rules.max_per_category is None
+
+
 def test_stock_rule_uses_the_shoppers_region(runtime):
     from features.store import load_tables
 
