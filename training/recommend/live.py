@@ -258,13 +258,15 @@ class LiveRecommender:
         cats = self.category[history.items]
         keep = cats >= 0
         counts = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cats[keep])),
-                               shape=(n_customers, len(self.categories)))
-        totals = np.asarray(counts.sum(axis=1)).ravel()
-        top = np.asarray(counts.argmax(axis=1)).ravel()
-        best = np.asarray(counts.max(axis=1).toarray()).ravel()
-        has = totals > 0
-        self.customer_category[has] = top[has]
-        self.customer_share[has] = best[has] / totals[has]
+                               shape=(n_customers, len(self.categories))).tocoo()
+        totals = np.bincount(counts.row, weights=counts.data, minlength=n_customers)
+        # per customer, the category bought most (the lowest code on ties), vectorised: scipy's row-wise argmax
+        # loops in Python over the rows, about 100 ms of the GIL for 20,000 customers at every rebuild
+        order = np.lexsort((counts.col, -counts.data, counts.row))
+        row = counts.row[order]
+        first = order[np.flatnonzero(np.r_[True, row[1:] != row[:-1]])] if len(row) else order
+        self.customer_category[counts.row[first]] = counts.col[first]
+        self.customer_share[counts.row[first]] = counts.data[first] / totals[counts.row[first]]
 
     # ------------------------------------------------------------------ lookups
     def item_index(self, sku: str) -> int | None:

@@ -216,6 +216,26 @@ def test_the_sparse_blend_equals_a_dense_oracle(rec, live, seed):
         np.testing.assert_allclose([r.score for r in answer.items], [s for _, s in want], rtol=1e-12)
 
 
+def test_each_customers_top_category_is_scipys_row_argmax(rec, live):
+    """The vectorised per-customer top category and share equal scipy's row-wise argmax (lowest code on ties)."""
+    import scipy.sparse as sp
+
+    lengths = np.diff(rec.history.indptr)
+    rows = np.repeat(np.arange(rec.n_customers), lengths)
+    cats = live.category[rec.history.items]
+    keep = cats >= 0
+    counts = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cats[keep])),
+                           shape=(rec.n_customers, len(live.categories)))
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    has = totals > 0
+    assert has.any()
+    np.testing.assert_array_equal(live.customer_category[has], np.asarray(counts.argmax(axis=1)).ravel()[has])
+    np.testing.assert_allclose(live.customer_share[has],
+                               (np.asarray(counts.max(axis=1).toarray()).ravel() / np.maximum(totals, 1))[has],
+                               rtol=1e-6)
+    assert (live.customer_category[~has] == -1).all()
+
+
 @pytest.mark.parametrize("bad", [{"half_life_events": 0}, {"weight": 1.5}, {"static_candidates": 0},
                                  {"view_weight": -1}, {"cold_rank": 0}])
 def test_blend_settings_are_validated(bad):
