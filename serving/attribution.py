@@ -100,10 +100,10 @@ def attribute(exposures: pd.DataFrame, events: pd.DataFrame, experiment: str,
 
 def _attributed(units: pd.DataFrame, events: pd.DataFrame, window: pd.Timedelta) -> pd.DataFrame:
     """Clicks and purchases per row of ``units`` (index aligned) within its window."""
-    empty = pd.DataFrame({"clicks": np.zeros(len(units), "int64"), "purchases": np.zeros(len(units), "int64")},
+    counts = pd.DataFrame({"clicks": np.zeros(len(units), "int64"), "purchases": np.zeros(len(units), "int64")},
                          index=units.index)
     if events.empty:
-        return empty
+        return counts
     keyed = pd.concat([
         pd.DataFrame({"unit_kind": "customer", "unit": events["customer"], "type": events["type"], "at": events["at"]}),
         pd.DataFrame({"unit_kind": "session", "unit": events["session"], "type": events["type"], "at": events["at"]}),
@@ -114,9 +114,9 @@ def _attributed(units: pd.DataFrame, events: pd.DataFrame, window: pd.Timedelta)
     joined = joined.loc[inside]
     clicks = joined.loc[joined["type"].isin(CLICKS), "row"].value_counts()
     purchases = joined.loc[joined["type"].isin(PURCHASES), "row"].value_counts()
-    empty["clicks"] = clicks.reindex(units.index, fill_value=0).to_numpy()
-    empty["purchases"] = purchases.reindex(units.index, fill_value=0).to_numpy()
-    return empty
+    counts["clicks"] = clicks.reindex(units.index, fill_value=0).to_numpy()
+    counts["purchases"] = purchases.reindex(units.index, fill_value=0).to_numpy()
+    return counts
 
 
 def unit_rows(data_home: Path, experiment: str, attribution_hours: float) -> Attribution:

@@ -48,7 +48,6 @@ from experiments.assignment import AssignmentSpec, HoldoutSpec, assign
 from experiments.metrics import MetricSpec
 from experiments.spec import AnalysisSettings, ExperimentSpec
 from serving.parquet_log import BufferedParquetLog, read_partitions, utc_times
-from shopml.privacy import pseudonym
 
 if TYPE_CHECKING:
     from shopml.settings import Settings
@@ -59,9 +58,6 @@ logger = logging.getLogger(__name__)
 EXPOSURE_COLUMNS = ("logged_at", "experiment", "variant", "model_version", "unit_kind", "unit")
 """One exposure: when the answer was served (UTC), the experiment, the variant, the model version that answered,
 the unit's kind (``customer`` or ``session``) and its pseudonymous id."""
-
-CHAMPION = "champion"
-"""The registry alias the service serves (:data:`training.names.CHAMPION_ALIAS`)."""
 
 DEFAULT_METRICS = (
     MetricSpec(name="conversion", type="proportion", column="converted"),
@@ -216,13 +212,14 @@ def load_arms(file: RecommenderExperimentFile, settings: Settings) -> dict[str, 
     """Every variant's model from the registry (the champion alias is left to the service's own champion).
 
     Raises an exception naming the variant and its model when one cannot be loaded."""
+    from training.names import CHAMPION_ALIAS
     from training.recommend.predict import Recommender
     from training.registry import load_champion, load_version
 
     arms = {}
     for v in file.variants:
         try:
-            if v.alias == CHAMPION:
+            if v.alias == CHAMPION_ALIAS:
                 arms[v.name] = Arm(v.name, None, None)
             elif v.alias is not None:
                 model, versions = load_champion(Recommender, settings, alias=v.alias)
@@ -266,7 +263,7 @@ class ExposureLog(BufferedParquetLog):
             "variant": [r[2] for r in rows],
             "model_version": [r[3] for r in rows],
             "unit_kind": [r[4] for r in rows],
-            "unit": pa.array([pseudonym(self.key, r[5]) for r in rows], pa.string()),
+            "unit": pa.array([self.subject(r[5]) for r in rows], pa.string()),
         })
 
 

@@ -167,7 +167,7 @@ _EPOCH_DAY = date(1970, 1, 1)
 
 WRITE_CHUNK = 500
 """Records converted to Arrow at a time by a flush. The flush runs in a thread of the serving process: converted
-in one piece, a batch of several thousand records held the GIL for tens of milliseconds, and requests waited
+in one piece, a batch of 12,500 records holds the GIL for about 29 ms (``bench/serving_parts.py``), and requests waited
 behind it (the storefront's p99 at 300 requests/s); between chunks the thread sleeps for 0 s, which hands the GIL
 to the event loop."""
 
